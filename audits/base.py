@@ -1,0 +1,244 @@
+"""The audit contract: inputs, metrics with intervals and threat models, figures.
+
+An audit plugin is a class with ``name``, ``family``, ``title``, ``provides`` (the
+headline metric names gates may refer to) and ``run(inputs) -> AuditSection``.
+Audits never mutate their inputs and never put raw real records into their output
+(figures and tables carry aggregates; per-record results carry row indices only).
+
+Metric names are ``"<family>.<metric>"``; families are ``fidelity``, ``utility``,
+``fairness``, ``privacy`` and ``membership``. A gate refers to a metric field:
+``value``, ``lower_ci`` or ``upper_ci`` (e.g. ``privacy.dcr_share.upper_ci <= 0.55``).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import pandas as pd
+
+from synth.schema import Schema
+
+if TYPE_CHECKING:
+    from synth.generators.base import Generator
+
+FAMILIES = ("fidelity", "utility", "fairness", "privacy", "membership")
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval ``[low, high]`` at ``level`` (0.95 = 95 %), and how it was made."""
+
+    low: float
+    high: float
+    method: str  # "wilson", "clopper-pearson", "bootstrap (n=200)", "normal", ...
+    level: float = 0.95
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"low": _num(self.low), "high": _num(self.high), "method": self.method, "level": self.level}
+
+
+@dataclass(frozen=True)
+class ThreatModel:
+    """What the attacker behind a privacy metric is assumed to hold and do.
+
+    ``attacker_has`` lists the assets, e.g. ``["the synthetic data",
+    "a reference sample of the population (disjoint from training)"]``.
+    """
+
+    attack: str
+    attacker_has: tuple[str, ...]
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"attack": self.attack, "attacker_has": list(self.attacker_has), "description": self.description}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number with its uncertainty and its meaning.
+
+    ``better`` says which direction is good: ``"lower"``, ``"higher"``, or ``"closer"``
+    (closer to ``ideal``). ``passing`` is one plain sentence on what a good value means.
+    ``details`` holds JSON-serialisable extras (counts, per-model values, ...).
+    """
+
+    name: str
+    value: float
+    passing: str
+    ci: Interval | None = None
+    better: Literal["lower", "higher", "closer"] = "lower"
+    ideal: float | None = None
+    threat_model: ThreatModel | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    def field_value(self, which: str) -> float:
+        """``value``, ``lower_ci`` or ``upper_ci`` (the value itself when there is no interval)."""
+        if which == "value":
+            return self.value
+        if which == "lower_ci":
+            return self.ci.low if self.ci else self.value
+        if which == "upper_ci":
+            return self.ci.high if self.ci else self.value
+        raise KeyError(which)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": _num(self.value),
+            "ci": self.ci.to_dict() if self.ci else None,
+            "better": self.better,
+            "ideal": self.ideal,
+            "passing": self.passing,
+            "threat_model": self.threat_model.to_dict() if self.threat_model else None,
+            "details": self.details,
+        }
+
+
+FigureKind = Literal["histograms", "bars", "roc", "heatmap"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure as data; :mod:`synth.reports` draws it.
+
+    ``data`` by ``kind``:
+
+    - ``"histograms"``: ``{"x_label": str, "series": [{"label": str, "edges": [k+1 floats],
+      "counts": [k floats]}]}`` — overlaid histograms on shared edges (densities or counts).
+    - ``"bars"``: ``{"y_label": str, "categories": [str], "series": [{"label": str,
+      "values": [float per category]}]}`` — grouped bars.
+    - ``"roc"``: ``{"curves": [{"label": str, "fpr": [floats], "tpr": [floats], "auc": float}]}``
+      (the report adds the chance diagonal and log-scale inset is not required).
+    - ``"heatmap"``: ``{"labels": [str], "matrix": [[float]], "value_label": str,
+      "vmin": float, "vmax": float}`` — square matrix, ``labels`` on both axes.
+    """
+
+    id: str
+    title: str
+    kind: FigureKind
+    data: dict[str, Any]
+    caption: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "kind": self.kind, "data": self.data, "caption": self.caption}
+
+
+@dataclass(frozen=True)
+class TableBlock:
+    """A small table of aggregates (never raw real records) for the report."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    caption: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "columns": list(self.columns),
+            "rows": [[_num(v) if isinstance(v, float) else v for v in r] for r in self.rows],
+            "caption": self.caption,
+        }
+
+
+@dataclass
+class AuditSection:
+    """What one audit returns: its metrics, figures, tables and notes.
+
+    ``skipped`` is set (with the reason) when the audit could not apply, e.g. the
+    utility audit without a target column; a skipped section has no metrics.
+    """
+
+    audit: str
+    family: str
+    title: str
+    summary: str = ""
+    metrics: list[Metric] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    tables: list[TableBlock] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skipped: str | None = None
+    seconds: float = 0.0
+
+    def metric(self, name: str) -> Metric:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "audit": self.audit,
+            "family": self.family,
+            "title": self.title,
+            "summary": self.summary,
+            "skipped": self.skipped,
+            "seconds": round(self.seconds, 3),
+            "metrics": [m.to_dict() for m in self.metrics],
+            "figures": [f.to_dict() for f in self.figures],
+            "tables": [t.to_dict() for t in self.tables],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class AuditInputs:
+    """Everything an audit may look at. Never mutate these frames.
+
+    - ``train``: the real rows the generator was fitted on (modelled columns only).
+    - ``holdout``: real rows from the same population never shown to the generator.
+    - ``synthetic``: the generator's output, same columns as ``train``.
+    - ``schema``: the modelled columns' schema (roles: target, sensitive, quasi-identifier).
+    - ``generator_factory``: returns a fresh *unfitted* generator with the run's parameters,
+      for audits that retrain it (shadow-model attacks); ``None`` when unavailable
+      (e.g. ``synth audit`` on files).
+    - ``params``: this audit's parameters from the config (``audit.params.<name>``).
+    - ``include_real_records``: the config explicitly allows raw real records in the report.
+    """
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    synthetic: pd.DataFrame
+    schema: Schema
+    seed: int = 0
+    generator_factory: Callable[[], Generator] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    include_real_records: bool = False
+    n_jobs: int = -1
+
+
+class Audit(ABC):
+    """Base class of audit plugins; parameters go to the constructor (strictly checked)."""
+
+    name: ClassVar[str]
+    family: ClassVar[str]
+    title: ClassVar[str]
+    provides: ClassVar[tuple[str, ...]] = ()  # headline metric names gates may use
+    needs_target: ClassVar[bool] = False
+    needs_generator: ClassVar[bool] = False
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    @abstractmethod
+    def run(self, inputs: AuditInputs) -> AuditSection:
+        """Compute this audit's metrics on ``inputs``."""
+
+    def skip(self, reason: str) -> AuditSection:
+        """A section that says why the audit did not apply."""
+        return AuditSection(audit=self.name, family=self.family, title=self.title, skipped=reason)
+
+
+def _num(x: Any) -> Any:
+    """JSON-safe float: NaN/inf become None."""
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        return None
+    return x

@@ -1,0 +1,67 @@
+"""Confidence intervals used across audits (all two-sided, default 95 %)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import stats
+
+from synth.audits.base import Interval
+
+
+def wilson(successes: int, n: int, level: float = 0.95) -> Interval:
+    """Wilson score interval for a binomial proportion ``successes / n``."""
+    if n <= 0:
+        return Interval(float("nan"), float("nan"), "wilson", level)
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = successes / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return Interval(float(max(0.0, centre - half)), float(min(1.0, centre + half)), "wilson", level)
+
+
+def clopper_pearson(successes: int, n: int, level: float = 0.95) -> Interval:
+    """Exact (Clopper-Pearson) interval for a binomial proportion."""
+    if n <= 0:
+        return Interval(float("nan"), float("nan"), "clopper-pearson", level)
+    alpha = 1 - level
+    low = 0.0 if successes == 0 else stats.beta.ppf(alpha / 2, successes, n - successes + 1)
+    high = 1.0 if successes == n else stats.beta.ppf(1 - alpha / 2, successes + 1, n - successes)
+    return Interval(float(low), float(high), "clopper-pearson", level)
+
+
+def bootstrap(
+    statistic: Callable[[np.ndarray], float],
+    n_items: int,
+    *,
+    n_boot: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> Interval:
+    """Percentile bootstrap interval of ``statistic(indices)`` over ``n_items`` items.
+
+    ``statistic`` receives an int array of resampled row indices (with replacement) and
+    returns a float; NaN replicates (e.g. a resample with one class) are ignored.
+    """
+    rng = np.random.default_rng(seed)
+    reps = np.array([statistic(rng.integers(0, n_items, n_items)) for _ in range(n_boot)], dtype=float)
+    reps = reps[np.isfinite(reps)]
+    if reps.size == 0:
+        return Interval(float("nan"), float("nan"), f"bootstrap (n={n_boot})", level)
+    alpha = 1 - level
+    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    return Interval(float(lo), float(hi), f"bootstrap (n={n_boot})", level)
+
+
+def mean_normal(values: np.ndarray, level: float = 0.95) -> Interval:
+    """Normal-approximation interval of the mean of ``values`` (e.g. paired differences)."""
+    values = np.asarray(values, dtype=float)
+    n = values.size
+    if n < 2:
+        return Interval(float("nan"), float("nan"), "normal", level)
+    z = stats.norm.ppf(0.5 + level / 2)
+    m = values.mean()
+    se = values.std(ddof=1) / np.sqrt(n)
+    return Interval(float(m - z * se), float(m + z * se), "normal", level)

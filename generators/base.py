@@ -1,0 +1,129 @@
+"""The generator contract every plugin implements.
+
+A generator is constructed with its parameters (validated by its pydantic ``Params``
+model: unknown keys are errors), then ``fit(data, schema)`` on the training table and
+``sample(n, conditions, seed)`` as often as needed. ``save``/``load`` persist a fitted
+generator. ``privacy`` states the formal guarantee, if any.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from synth.errors import ConfigError, did_you_mean
+from synth.schema import Schema
+
+
+@dataclass(frozen=True)
+class PrivacyGuarantee:
+    """The formal privacy guarantee of a fitted generator.
+
+    ``mechanism`` is ``"none"`` for generators without one; for DP training it names the
+    mechanism (e.g. ``"DP-SGD"``) with the epsilon actually spent, delta and accountant.
+    """
+
+    mechanism: str = "none"
+    epsilon: float | None = None
+    delta: float | None = None
+    accountant: str | None = None
+    notes: str = "No formal privacy guarantee: rely on the empirical privacy audit."
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class GeneratorParams(BaseModel):
+    """Base for a generator's parameters: strict, unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Sample ``rows`` records whose columns take the given fixed ``values``."""
+
+    rows: int
+    values: dict[str, Any]
+
+
+class Generator(ABC):
+    """Base class of generator plugins.
+
+    Subclasses set ``name``, ``Params`` (a :class:`GeneratorParams` subclass) and
+    ``supports_conditions``, and implement the abstract methods.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Params: ClassVar[type[GeneratorParams]] = GeneratorParams
+    supports_conditions: ClassVar[bool] = False
+
+    def __init__(self, seed: int = 0, **params: Any) -> None:
+        self.seed = int(seed)
+        self.params = self.validate_params(params)
+        self.schema: Schema | None = None
+        self.privacy = PrivacyGuarantee()
+
+    @classmethod
+    def validate_params(cls, params: dict[str, Any]) -> GeneratorParams:
+        """Validate ``params`` against ``cls.Params``; raise :class:`ConfigError` naming the key."""
+        try:
+            return cls.Params(**params)
+        except ValidationError as exc:
+            problems = []
+            fields = list(cls.Params.model_fields)
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err["loc"])
+                if err["type"] == "extra_forbidden":
+                    problems.append(
+                        f"unknown parameter '{key}' for generator '{cls.name}'"
+                        + did_you_mean(key, fields)
+                        + f" Valid parameters: {', '.join(fields) or '(none)'}."
+                    )
+                else:
+                    problems.append(f"generator.params.{key}: {err['msg']}")
+            raise ConfigError("; ".join(problems)) from None
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.schema is not None
+
+    @abstractmethod
+    def fit(self, data: pd.DataFrame, schema: Schema) -> Generator:
+        """Fit on ``data`` (n_rows x modelled columns of ``schema``). Returns self."""
+
+    @abstractmethod
+    def sample(
+        self,
+        n: int,
+        conditions: list[Condition] | None = None,
+        seed: int | None = None,
+    ) -> pd.DataFrame:
+        """Return ``n`` synthetic rows with the fitted schema's columns, in that order.
+
+        With ``conditions`` the rows are the concatenation of each condition's rows (and
+        ``n`` must equal their sum). ``seed`` defaults to the constructor's seed; the
+        same seed gives the same rows.
+        """
+
+    @abstractmethod
+    def save(self, path: Path) -> None:
+        """Persist the fitted generator into directory ``path``."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path, *, trusted: bool = False) -> Generator:
+        """Load a generator saved by :meth:`save`.
+
+        Formats that execute code on load (pickle) are refused unless ``trusted=True``.
+        """
+
+    def clone(self) -> Generator:
+        """A fresh, unfitted generator with the same parameters and seed (for retraining attacks)."""
+        return type(self)(seed=self.seed, **self.params.model_dump())
