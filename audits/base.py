@@ -166,6 +166,7 @@ class AuditSection:
     tables: list[TableBlock] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
+    error: str | None = None  # set by the runner when the audit crashed (a failed gate follows)
     seconds: float = 0.0
 
     def metric(self, name: str) -> Metric:
@@ -181,6 +182,7 @@ class AuditSection:
             "title": self.title,
             "summary": self.summary,
             "skipped": self.skipped,
+            "error": self.error,
             "seconds": round(self.seconds, 3),
             "metrics": [m.to_dict() for m in self.metrics],
             "figures": [f.to_dict() for f in self.figures],

@@ -1,0 +1,95 @@
+"""Select, configure and run audit plugins."""
+
+from __future__ import annotations
+
+import inspect
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from synth.audits.base import Audit, AuditInputs, AuditSection
+from synth.errors import ConfigError, did_you_mean
+from synth.registry import audit_class, audit_names
+
+
+def audit_parameters(cls: type[Audit]) -> dict[str, Any]:
+    """Parameter name -> default of an audit class (its explicit ``__init__`` keywords)."""
+    sig = inspect.signature(cls.__init__)
+    return {
+        name: p.default
+        for name, p in sig.parameters.items()
+        if name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    }
+
+
+def build_audits(
+    names: Sequence[str] | None, params: Mapping[str, Mapping[str, Any]] | None = None, *, source: str = "config"
+) -> list[Audit]:
+    """Instantiate the named audits (default: all installed) with their config parameters.
+
+    Unknown audit names, parameters for audits that are not selected and unknown parameter
+    keys are :class:`ConfigError` naming the key and the closest valid one.
+    """
+    params = dict(params or {})
+    selected = list(names) if names is not None else audit_names()
+    for extra in set(params) - set(selected):
+        raise ConfigError(
+            f"{source}: audit.params.{extra} gives parameters for an audit that is not selected."
+            + did_you_mean(extra, selected) + f" Selected audits: {', '.join(selected)}."
+        )
+    audits = []
+    for name in selected:
+        cls = audit_class(name, key=f"{source}: audit.audits")
+        given = dict(params.get(name, {}))
+        valid = audit_parameters(cls)
+        for key in given:
+            if key not in valid:
+                raise ConfigError(
+                    f"{source}: unknown parameter 'audit.params.{name}.{key}'." + did_you_mean(key, valid)
+                    + f" Parameters of '{name}': {', '.join(valid) or '(none)'}."
+                )
+        try:
+            audits.append(cls(**given))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: audit.params.{name}: {exc}") from None
+    return audits
+
+
+def provided_metrics(audits: Sequence[Audit]) -> list[str]:
+    """Every headline metric name the given audits declare (what gates may refer to)."""
+    return [m for a in audits for m in a.provides]
+
+
+def run_audits(
+    audits: Sequence[Audit],
+    inputs: AuditInputs,
+    *,
+    on_start: Callable[[Audit], None] | None = None,
+) -> list[AuditSection]:
+    """Run each audit; a crashing audit becomes a section with ``skipped`` = the error.
+
+    The crash is not swallowed silently: the pipeline turns it into a failed gate.
+    """
+    sections = []
+    for audit in audits:
+        if on_start:
+            on_start(audit)
+        started = time.perf_counter()
+        if audit.needs_target and inputs.schema.target is None:
+            section = audit.skip("no target column is set (data.target in the config)")
+        else:
+            try:
+                section = audit.run(replace(inputs, params=dict(audit.params)))
+            except Exception as exc:  # an audit bug must not take the whole report down
+                section = audit.skip("the audit failed; see the error")
+                section.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        section.seconds = time.perf_counter() - started
+        sections.append(section)
+    return sections
+
+
+def failed_audits(sections: Sequence[AuditSection]) -> list[AuditSection]:
+    """Sections whose audit crashed (as opposed to not applying)."""
+    return [s for s in sections if s.error is not None]

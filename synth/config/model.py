@@ -1,0 +1,97 @@
+"""The run config: a strict pydantic model of the YAML file.
+
+Every section forbids unknown keys; :mod:`synth.config.load` turns pydantic's errors into
+one-paragraph messages that name the file, the key and the closest valid key.
+Relative paths in the config resolve against the config file's folder.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from synth.schema import ColumnKind, Role
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ColumnOverride(StrictModel):
+    """Overrides of the inferred schema for one column."""
+
+    kind: ColumnKind | None = Field(None, description="numeric, integer, categorical, boolean, datetime, id or text")
+    nullable: bool | None = None
+    min: float | None = Field(None, description="lower bound (column units)")
+    max: float | None = Field(None, description="upper bound (column units)")
+    categories: list[Any] | None = Field(None, description="the allowed levels of a categorical column")
+    roles: list[Role] | None = Field(None, description="target, sensitive, quasi_identifier, identifier")
+
+
+class SplitConfig(StrictModel):
+    """How the real table is split; the holdout is never shown to the generator."""
+
+    holdout_fraction: float = Field(0.25, gt=0, le=0.9, description="share of real rows held out for the audit")
+    seed: int | None = Field(None, description="split seed (default: the run seed)")
+    stratify: bool = Field(True, description="stratify by a categorical target")
+
+
+class DataConfig(StrictModel):
+    """Where the real data comes from and what its columns mean."""
+
+    source: str = Field(description="CSV/Parquet path, or builtin:NAME (see `synth datasets list`)")
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    columns: dict[str, ColumnOverride] = Field(default_factory=dict, description="schema overrides by column")
+    target: str | None = Field(None, description="outcome column for utility and fairness audits")
+    sensitive: list[str] | None = Field(None, description="protected attributes for fairness audits")
+    quasi_identifiers: list[str] | None = Field(None, description="columns a linkage attacker may know")
+    identifiers: list[str] | None = Field(None, description="direct identifiers: dropped, never modelled")
+    split: SplitConfig = Field(default_factory=SplitConfig)
+
+
+class GeneratorConfig(StrictModel):
+    name: str = Field("gaussian_copula", description="a generator plugin (see `synth generators list`)")
+    params: dict[str, Any] = Field(default_factory=dict, description="the generator's parameters")
+
+
+class ConditionConfig(StrictModel):
+    rows: int = Field(gt=0, description="rows to sample under this condition")
+    values: dict[str, Any] = Field(description="column -> fixed value")
+
+
+class SampleConfig(StrictModel):
+    rows: int | None = Field(None, gt=0, description="synthetic rows (default: as many as training rows)")
+    conditions: list[ConditionConfig] = Field(default_factory=list)
+
+
+class AuditConfig(StrictModel):
+    enabled: bool = True
+    audits: list[str] | None = Field(None, description="audit plugins to run (default: all installed)")
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="audit name -> parameters")
+    include_real_records: bool = Field(
+        False, description="allow raw real records in the report (off: the report shows aggregates only)"
+    )
+
+
+class OutputConfig(StrictModel):
+    dir: str = Field("synth-output", description="output folder")
+    formats: list[Literal["csv", "parquet"]] = Field(default_factory=lambda: ["csv"])
+    report: bool = True
+    save_generator: bool = Field(False, description="also save the fitted generator under generator/")
+
+
+class RunConfig(StrictModel):
+    """One `synth generate` run."""
+
+    version: Literal[1] = 1
+    name: str = "synth-run"
+    seed: int = Field(0, description="seed for split, generator and audits")
+    data: DataConfig
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
+    sample: SampleConfig = Field(default_factory=SampleConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    gates: list[str] | None = Field(
+        None, description='thresholds, e.g. "privacy.dcr_share.upper_ci <= 0.55"; none: default privacy gates'
+    )
+    output: OutputConfig = Field(default_factory=OutputConfig)

@@ -1,0 +1,352 @@
+"""The run, step by step: config -> data -> split -> fit -> sample -> audit -> outputs.
+
+The CLI and the library call these same functions. Every user mistake is found before
+any output is written (config, plugins, parameters, gates, data), and outputs are staged
+so a failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synth.audits.base import Audit, AuditInputs, AuditSection
+from synth.audits.runner import build_audits, failed_audits, provided_metrics, run_audits
+from synth.config.load import config_hash, load_config, parse_config
+from synth.config.model import AuditConfig, DataConfig, RunConfig
+from synth.data.coerce import coerce_to_schema
+from synth.errors import ConfigError, DataError
+from synth.generators.base import Condition, Generator
+from synth.manifest import StepTimer, build_manifest, file_entry
+from synth.outputs import StagedOutputs
+from synth.prepare import PreparedData, load_real, prepare
+from synth.registry import generator_class
+from synth.result import AuditResult, GateOutcome
+from synth.schema import Schema
+from synth.verdict import Gate, evaluate_gates, parse_gates
+
+Progress = Callable[[str], None]
+
+# Audits that compare against real records the generator never saw.
+_NEEDS_HOLDOUT_FAMILIES = ("privacy", "membership", "utility", "fairness")
+
+
+@dataclass
+class RunResult:
+    """What `synth generate` produced: the audit result and where every output went."""
+
+    result: AuditResult | None
+    output_dir: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    synthetic: pd.DataFrame | None = None
+
+    @property
+    def passed(self) -> bool:
+        """The verdict: every gate passed (True when auditing was switched off)."""
+        return self.result.passed if self.result is not None else True
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _as_config(config: str | Path | Mapping[str, Any] | RunConfig) -> tuple[RunConfig, Path | None, str]:
+    """A RunConfig, the folder relative paths resolve against, and a label for messages."""
+    if isinstance(config, RunConfig):
+        return config, None, "config"
+    if isinstance(config, Mapping):
+        return parse_config(dict(config), "config"), None, "config"
+    path = Path(config)
+    return load_config(path), path.resolve().parent, str(path)
+
+
+def _conditions(config: RunConfig, schema: Schema, label: str) -> list[Condition] | None:
+    conds = config.sample.conditions
+    if not conds:
+        return None
+    for i, c in enumerate(conds):
+        for col in c.values:
+            if col not in schema:
+                raise ConfigError(
+                    f"{label}: sample.conditions[{i}].values names the column '{col}', which the generator does not model "
+                    f"(modelled columns: {', '.join(schema.names)})."
+                )
+    return [Condition(rows=c.rows, values=dict(c.values)) for c in conds]
+
+
+def _plan_audits(audit_cfg: AuditConfig, gates: Sequence[str] | None, label: str) -> tuple[list[Audit], list[Gate]]:
+    """Build the audits and parse the gates up front, so mistakes surface before any work."""
+    if not audit_cfg.enabled:
+        return [], []
+    audits = build_audits(audit_cfg.audits, audit_cfg.params, source=label)
+    parsed = parse_gates(gates, provided_metrics(audits), source=f"{label}: gates")
+    return audits, parsed
+
+
+def _verdict(sections: list[AuditSection], gates: list[Gate]) -> list[GateOutcome]:
+    metrics = {m.name: m for s in sections for m in s.metrics}
+    outcomes = evaluate_gates(gates, metrics)
+    for s in failed_audits(sections):
+        outcomes.append(GateOutcome(expression=f"audit '{s.audit}' completed", metric=s.audit, field="ran", op="==",
+                                    threshold=1.0, observed=0.0, passed=False, error=s.error))
+    return outcomes
+
+
+def _write_frame(df: pd.DataFrame, path: Path, fmt: str) -> None:
+    if fmt == "csv":
+        df.to_csv(path, index=False, lineterminator="\n")
+    else:
+        df.to_parquet(path, index=False)
+
+
+def _set_seeds(seed: int) -> None:
+    import random
+
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def generate(
+    config: str | Path | Mapping[str, Any] | RunConfig,
+    *,
+    data: pd.DataFrame | None = None,
+    output_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run the whole pipeline described by ``config`` and write its outputs.
+
+    Args:
+        config: a YAML path, a dict with the same structure, or a :class:`RunConfig`.
+        data: a DataFrame to use instead of ``data.source`` (library use).
+        output_dir: overrides ``output.dir``.
+        progress: called with a short message as each step starts.
+
+    Returns:
+        A :class:`RunResult`; ``result.passed`` is the verdict of the gates.
+
+    Raises:
+        SynthUserError: for any mistake in the config or data, before any output exists.
+    """
+    say = progress or (lambda _msg: None)
+    started = _now()
+    timer = StepTimer()
+    cfg, base_dir, label = _as_config(config)
+    out_dir = Path(output_dir) if output_dir is not None else Path(cfg.output.dir).expanduser()
+    if not out_dir.is_absolute() and base_dir is not None and output_dir is None:
+        out_dir = base_dir / out_dir
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"{label}: output.dir '{out_dir}' exists and is not a folder. Choose another output.dir.")
+
+    # Everything a user can get wrong is checked before the first expensive step.
+    gen_cls = generator_class(cfg.generator.name, key=f"{label}: generator.name")
+    gen_cls.validate_params(cfg.generator.params)
+    audits, gates = _plan_audits(cfg.audit, cfg.gates, label)
+
+    say("loading and checking the data")
+    with timer.step("load_and_split"):
+        prep: PreparedData = prepare(cfg.data, seed=cfg.seed, base_dir=base_dir, frame=data, source_label=label)
+    conditions = _conditions(cfg, prep.modelled, label)
+    n_rows = sum(c.rows for c in conditions) if conditions else (cfg.sample.rows or len(prep.train))
+    if conditions and cfg.sample.rows is not None and cfg.sample.rows != n_rows:
+        raise ConfigError(
+            f"{label}: sample.rows is {cfg.sample.rows} but sample.conditions ask for {n_rows} rows in all. "
+            "Drop sample.rows or make the condition rows add up to it."
+        )
+
+    with StagedOutputs(out_dir) as staged:
+        say(f"fitting {cfg.generator.name} on {len(prep.train)} rows")
+        _set_seeds(cfg.seed)
+        generator: Generator = gen_cls(seed=cfg.seed, **cfg.generator.params)
+        with timer.step("fit"):
+            generator.fit(prep.train, prep.modelled)
+        say(f"sampling {n_rows} synthetic rows")
+        with timer.step("sample"):
+            synthetic = generator.sample(n_rows, conditions=conditions, seed=cfg.seed)
+            synthetic = coerce_to_schema(synthetic.reset_index(drop=True), prep.modelled)
+        with timer.step("write_synthetic"):
+            for fmt in cfg.output.formats:
+                _write_frame(synthetic, staged.path(f"synthetic.{fmt}"), fmt)
+            if cfg.output.save_generator:
+                generator.save(staged.path("generator"))
+
+        result = None
+        if cfg.audit.enabled:
+            inputs = AuditInputs(
+                train=prep.train, holdout=prep.holdout, synthetic=synthetic, schema=prep.modelled, seed=cfg.seed,
+                generator_factory=generator.clone, include_real_records=cfg.audit.include_real_records,
+            )
+            with timer.step("audit"):
+                sections = run_audits(audits, inputs, on_start=lambda a: say(f"auditing: {a.title}"))
+            result = AuditResult(
+                sections=sections,
+                gates=_verdict(sections, gates),
+                data=_data_summary(prep, synthetic),
+                generator={"name": cfg.generator.name, "params": generator.params.model_dump(mode="json"),
+                           "privacy": generator.privacy.to_dict()},
+            )
+        say("writing outputs")
+        config_dump = cfg.model_dump(mode="json")
+        outputs = [file_entry(staged.path(f"synthetic.{fmt}"), staged.staging) for fmt in cfg.output.formats]
+        manifest = build_manifest(config_hash=config_hash(cfg), seed=cfg.seed, config=config_dump,
+                                  timings=timer.seconds, outputs=outputs, started_utc=started, finished_utc=_now(),
+                                  command="generate")
+        if result is not None:
+            result.manifest = manifest
+            with timer.step("report"):
+                result_dict = result.to_dict()
+                staged.path("result.json").write_text(json.dumps(result_dict, indent=2, default=_json_default))
+                if cfg.output.report:
+                    from synth.reports import write_report
+
+                    write_report(result_dict, staged.path("report.html"))
+            for name in ("result.json", "report.html"):
+                if staged.path(name).exists():
+                    outputs.append(file_entry(staged.path(name), staged.staging))
+        manifest["timings_s"] = timer.seconds
+        manifest["finished_utc"] = _now()
+        staged.path("manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
+        final = staged.commit()
+    say("done")
+    return RunResult(result=result, output_dir=out_dir, outputs={p.name: p for p in final}, manifest=manifest,
+                     synthetic=synthetic)
+
+
+def _data_summary(prep: PreparedData, synthetic: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "source": prep.source,
+        "n_train": len(prep.train),
+        "n_holdout": len(prep.holdout),
+        "n_synthetic": len(synthetic),
+        "columns": prep.modelled.names,
+        "schema": prep.modelled.to_dict(),
+        "dropped_columns": prep.dropped,
+    }
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (pd.Timestamp, datetime)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def _frame(value: str | Path | pd.DataFrame, role: str) -> pd.DataFrame:
+    from synth.data.load import load_table
+
+    try:
+        return load_table(value)
+    except DataError as exc:
+        raise DataError(f"{role}: {exc}") from None
+
+
+def audit(
+    *,
+    real: str | Path | pd.DataFrame,
+    synthetic: str | Path | pd.DataFrame,
+    holdout: str | Path | pd.DataFrame | None = None,
+    config: str | Path | Mapping[str, Any] | RunConfig | None = None,
+    target: str | None = None,
+    sensitive: Sequence[str] | None = None,
+    quasi_identifiers: Sequence[str] | None = None,
+    audits: Sequence[str] | None = None,
+    gates: Sequence[str] | None = None,
+    seed: int | None = None,
+    generator: Generator | None = None,
+    output_dir: str | Path | None = None,
+    progress: Progress | None = None,
+) -> AuditResult:
+    """Audit ``synthetic`` against the ``real`` training table and a ``holdout``.
+
+    ``real`` is what the generator was trained on; ``holdout`` is real data from the same
+    population it never saw (without it, privacy, membership, utility and fairness audits
+    are skipped, so the default privacy gates fail: a release is not passed on missing
+    evidence). The schema is inferred from ``real`` with the config's ``data`` overrides
+    and roles; keyword roles override the config. With ``output_dir`` the result.json,
+    report.html and manifest.json are written there.
+    """
+    say = progress or (lambda _msg: None)
+    started, timer = _now(), StepTimer()
+    if config is not None:
+        cfg, _, label = _as_config(config)
+    else:
+        cfg, label = RunConfig(data=DataConfig(source="<real>")), "synth audit"
+    data_cfg = cfg.data.model_copy()
+    for key, val in (("target", target), ("sensitive", sensitive), ("quasi_identifiers", quasi_identifiers)):
+        if val is not None:
+            data_cfg = data_cfg.model_copy(update={key: list(val) if key != "target" else val})
+            data_cfg.model_fields_set.add(key)
+    audit_cfg = cfg.audit if audits is None else cfg.audit.model_copy(update={"audits": list(audits)})
+    selected, parsed_gates = _plan_audits(audit_cfg, list(gates) if gates is not None else cfg.gates, label)
+    run_seed = cfg.seed if seed is None else seed
+
+    say("loading and checking the data")
+    with timer.step("load"):
+        real_df, full_schema = load_real(data_cfg, _frame(real, "--real"), None, label)
+        schema = full_schema.modelled()
+        frames = {"--synthetic": _frame(synthetic, "--synthetic")}
+        if holdout is not None:
+            frames["--holdout"] = _frame(holdout, "--holdout")
+        checked = {}
+        for role, df in frames.items():
+            missing = [c for c in schema.names if c not in df.columns]
+            if missing:
+                raise DataError(
+                    f"{role}: the table lacks the column(s) {', '.join(missing)} that the real data has. "
+                    "Synthetic, holdout and real tables must share the modelled columns."
+                )
+            checked[role] = coerce_to_schema(df[schema.names], schema)
+    train = real_df[schema.names]
+    hold = checked.get("--holdout")
+    if hold is None:
+        hold = train.iloc[:0]
+    inputs = AuditInputs(train=train, holdout=hold, synthetic=checked["--synthetic"], schema=schema, seed=run_seed,
+                         generator_factory=generator.clone if generator is not None else None,
+                         include_real_records=audit_cfg.include_real_records)
+    with timer.step("audit"):
+        runnable = [a for a in selected if holdout is not None or a.family not in _NEEDS_HOLDOUT_FAMILIES]
+        sections = run_audits(runnable, inputs, on_start=lambda a: say(f"auditing: {a.title}"))
+        for a in selected:
+            if a not in runnable:
+                sections.append(a.skip("no holdout was given: this audit compares against real records the generator "
+                                       "never saw (pass --holdout / holdout=)"))
+    result = AuditResult(
+        sections=sections,
+        gates=_verdict(sections, parsed_gates),
+        data={"source": str(real) if not isinstance(real, pd.DataFrame) else "<DataFrame>", "n_train": len(train),
+              "n_holdout": len(hold), "n_synthetic": len(inputs.synthetic), "columns": schema.names,
+              "schema": schema.to_dict(),
+              "dropped_columns": [{"name": c.name, "reason": "not modelled (identifier or free text)"}
+                                  for c in full_schema.columns if not c.is_modelled]},
+        generator=None,
+    )
+    if output_dir is not None:
+        out = Path(output_dir)
+        with StagedOutputs(out) as staged:
+            manifest = build_manifest(config_hash=config_hash(cfg) if config is not None else None, seed=run_seed,
+                                      config=cfg.model_dump(mode="json") if config is not None else None,
+                                      timings=timer.seconds, outputs=[], started_utc=started, finished_utc=_now(),
+                                      command="audit")
+            result.manifest = manifest
+            result_dict = result.to_dict()
+            staged.path("result.json").write_text(json.dumps(result_dict, indent=2, default=_json_default))
+            from synth.reports import write_report
+
+            write_report(result_dict, staged.path("report.html"))
+            manifest["outputs"] = [file_entry(staged.path(n), staged.staging) for n in ("result.json", "report.html")]
+            staged.path("manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
+            staged.commit()
+    return result

@@ -1,0 +1,116 @@
+"""From a data config to split, schema-checked tables ready for a generator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from synth.config.model import DataConfig
+from synth.data.coerce import coerce_to_schema, validate_for_run
+from synth.data.datasets import load_dataset
+from synth.data.infer import infer_schema
+from synth.data.load import load_table
+from synth.data.split import split_train_holdout
+from synth.schema import ColumnKind, Schema
+
+BUILTIN_PREFIX = "builtin:"
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The real table split for a run.
+
+    ``schema`` covers every column; ``modelled`` only those a generator sees. ``train`` and
+    ``holdout`` hold the modelled columns, keep the loaded table's row index (0..n-1) and
+    never share a row.
+    """
+
+    schema: Schema
+    modelled: Schema
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    dropped: list[dict[str, str]]
+    source: str
+
+
+def resolve_source(source: str, base_dir: Path | None) -> str | Path:
+    """A ``builtin:`` name as is; a relative path against the config file's folder."""
+    if source.startswith(BUILTIN_PREFIX):
+        return source
+    path = Path(source).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = base_dir / path
+    return path
+
+
+def load_real(data: DataConfig | None, frame: pd.DataFrame | None, base_dir: Path | None, source_label: str) -> tuple[pd.DataFrame, Schema]:
+    """Load the real table and infer its schema with the config's overrides and roles.
+
+    Built-in datasets bring their own default roles; the config's roles replace them.
+    """
+    defaults: dict[str, Any] = {}
+    if frame is not None:
+        table = load_table(frame)
+    else:
+        assert data is not None
+        src = resolve_source(data.source, base_dir)
+        table = load_table(src, format=data.format)
+        if isinstance(src, str) and src.startswith(BUILTIN_PREFIX):
+            info = load_dataset(src[len(BUILTIN_PREFIX):])[1]
+            defaults = {
+                "target": info.target,
+                "sensitive": list(info.sensitive),
+                "quasi_identifiers": list(info.quasi_identifiers),
+                "identifiers": list(info.identifiers),
+            }
+
+    def pick(key: str) -> Any:
+        given = getattr(data, key) if data is not None else None
+        if data is not None and key in data.model_fields_set:
+            return given if given is not None else ([] if key != "target" else None)
+        return defaults.get(key, None if key == "target" else [])
+
+    overrides = {name: o.model_dump(exclude_none=True) for name, o in (data.columns.items() if data else [])}
+    schema = infer_schema(
+        table,
+        overrides,
+        target=pick("target"),
+        sensitive=pick("sensitive") or (),
+        quasi_identifiers=pick("quasi_identifiers") or (),
+        identifiers=pick("identifiers") or (),
+        source=source_label,
+    )
+    table = coerce_to_schema(table, schema)
+    validate_for_run(table, schema, source=source_label)
+    return table, schema
+
+
+def prepare(
+    data: DataConfig | None,
+    *,
+    seed: int,
+    base_dir: Path | None = None,
+    frame: pd.DataFrame | None = None,
+    source_label: str = "config",
+) -> PreparedData:
+    """Load, type, validate and split the real data of a run."""
+    table, schema = load_real(data, frame, base_dir, source_label)
+    modelled = schema.modelled()
+    dropped = [
+        {"name": c.name, "reason": "identifier: never modelled" if c.kind != ColumnKind.TEXT else "free text: not modelled by tabular generators"}
+        for c in schema.columns
+        if not c.is_modelled
+    ]
+    split = data.split if data is not None else None
+    train, holdout = split_train_holdout(
+        table,
+        schema,
+        holdout_fraction=split.holdout_fraction if split else 0.25,
+        seed=split.seed if split and split.seed is not None else seed,
+        stratify=split.stratify if split else True,
+    )
+    source = data.source if data is not None else "<DataFrame>"
+    return PreparedData(schema, modelled, train[modelled.names], holdout[modelled.names], dropped, source)
