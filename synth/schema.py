@@ -45,7 +45,7 @@ class ColumnSpec:
 
     ``minimum``/``maximum`` are in the column's own units (for datetimes: nanoseconds
     since the epoch, as float). ``categories`` lists the observed levels of a
-    categorical/boolean column, in a stable order (sorted by their string form).
+    categorical/boolean column, in a stable order (natural order when all numbers or all strings, else by string form).
     """
 
     name: str
