@@ -13,6 +13,7 @@ Metric names are ``"<family>.<metric>"``; families are ``fidelity``, ``utility``
 from __future__ import annotations
 
 import math
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,14 @@ from synth.schema import Schema
 
 if TYPE_CHECKING:
     from synth.generators.base import Generator
+
+def _usable_cores() -> int:
+    """CPU cores this process may run on (affinity-aware), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
 
 FAMILIES = ("fidelity", "utility", "fairness", "privacy", "membership")
 
@@ -214,7 +223,7 @@ class AuditInputs:
     generator_factory: Callable[[], Generator] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     include_real_records: bool = False
-    n_jobs: int = -1
+    n_jobs: int = field(default_factory=_usable_cores)  # threads an audit may use
 
 
 class Audit(ABC):

@@ -28,7 +28,8 @@ _INV_SQRT2 = np.float32(1 / np.sqrt(2))
 
 def _as_float(series: pd.Series, kind: ColumnKind) -> np.ndarray:
     if kind == ColumnKind.DATETIME:
-        dt = pd.to_datetime(series, errors="coerce")
+        # One unit for every table: pandas 2 keeps s/ms/us resolutions, and int64 of those differ.
+        dt = pd.to_datetime(series, errors="coerce").dt.as_unit("ns")
         out = dt.astype("int64").astype(float)
         out[dt.isna().to_numpy()] = np.nan
         return np.asarray(out, dtype=float)
