@@ -12,14 +12,21 @@ from typing import Literal
 from pydantic import Field
 
 from synth.errors import ConfigError, did_you_mean
-from synth.generators.sdv_adapter import SDVGenerator, SDVParams
+from synth.generators.sdv_adapter import MISSING_VALUES_HELP, MissingValues, SDVGenerator, SDVParams
 from synth.schema import Schema
 
 Distribution = Literal["norm", "beta", "truncnorm", "gamma", "uniform", "gaussian_kde"]
 
 
 class GaussianCopulaParams(SDVParams):
-    """Parameters of :class:`GaussianCopulaGenerator`: SDV's GaussianCopulaSynthesizer keywords plus synth's ``missing_values``."""
+    """Parameters of :class:`GaussianCopulaGenerator`: SDV's GaussianCopulaSynthesizer keywords plus synth's ``missing_values``.
+
+    ``missing_values`` defaults to 'marginal' here: the copula fits a continuous marginal
+    to the 0/1 is-missing indicator, which misstates a common rate (ACTG 175's cd496 is
+    37 % missing; 'joint' gave 9.5 %). 'joint' keeps some dependence on other columns.
+    """
+
+    missing_values: MissingValues = Field("marginal", description=MISSING_VALUES_HELP)
 
     default_distribution: Distribution = Field(
         "beta",

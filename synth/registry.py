@@ -30,9 +30,15 @@ def generator_names() -> list[str]:
     return sorted(_entry_points(GENERATOR_GROUP))
 
 
+# The order audits run and appear in result.json: cheap fidelity checks first, privacy last.
+_AUDIT_ORDER = ("fidelity_columns", "fidelity_pairs", "detection", "coverage", "subgroup_fidelity",
+                "utility", "fairness", "memorization", "anonymeter", "membership")
+
+
 def audit_names() -> list[str]:
-    """Names of the installed audit plugins, in entry-point order (the report's order)."""
-    return list(_entry_points(AUDIT_GROUP))
+    """Names of the installed audit plugins: synth's own in a fixed order, then third-party ones sorted."""
+    names = _entry_points(AUDIT_GROUP)
+    return [n for n in _AUDIT_ORDER if n in names] + sorted(n for n in names if n not in _AUDIT_ORDER)
 
 
 def _load(group: str, kind: str, name: str, key: str) -> type:
