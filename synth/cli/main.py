@@ -159,11 +159,12 @@ def datasets_list() -> None:
     from synth.data.datasets import list_datasets
 
     table = Table()
-    for col in ("source", "rows", "columns", "target", "sensitive", "description"):
-        table.add_column(col, overflow="fold")
+    table.add_column("source", no_wrap=True)
+    for col in ("rows", "columns", "target", "sensitive", "title"):
+        table.add_column(col)
     for d in list_datasets():
-        table.add_row(f"builtin:{d.name}", str(d.rows), str(d.columns), d.target or "—",
-                      ", ".join(d.sensitive) or "—", d.description)
+        table.add_row(f"builtin:{d.name}", str(d.rows if d.rows is not None else "—"), str(d.columns),
+                      d.target or "—", ", ".join(d.sensitive) or "—", d.title)
     out.print(table)
 
 
