@@ -19,7 +19,10 @@ def wilson(successes: int, n: int, level: float = 0.95) -> Interval:
     denom = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return Interval(float(max(0.0, centre - half)), float(min(1.0, centre + half)), "wilson", level)
+    # At 0 (or n) successes the bound is exactly 0 (or 1); float round-off would leave ~1e-19.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Interval(float(low), float(high), "wilson", level)
 
 
 def clopper_pearson(successes: int, n: int, level: float = 0.95) -> Interval:
