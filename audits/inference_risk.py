@@ -25,10 +25,11 @@ this module computes the *same* numbers faster. The definition, read from its so
   counts into Wilson success rates and the residual risk ``(attack - control) / (1 - control)``
   with its propagated error.
 
-The nearest synthetic row is found by :mod:`synth.audits.anonymeter_nearest`: the same
-float64 distances, one linear scan per target instead of a full sort, and anonymeter's own
-(numba quicksort) tie-breaking wherever tied rows carry different secrets, so every guess
-is the guess anonymeter makes.
+The nearest synthetic row is found by :mod:`synth.audits.anonymeter_nearest`: a k-d tree
+proposes the nearest rows where the attacker's columns embed in few dimensions (a linear
+scan otherwise), the proposals are re-scored with anonymeter's own float64 arithmetic, and
+wherever tied rows carry different secrets the tie goes where anonymeter's numba quicksort
+puts it, so every guess is the guess anonymeter makes.
 
 Given the same ``RandomState`` seed as ``np.random.seed(seed)`` before anonymeter's
 ``evaluate()``, the sampled targets, success counts and risk are identical.
@@ -127,7 +128,8 @@ def inference_risk(
         confidence_level: level of the Wilson intervals.
         backend / device: how nearest rows are searched (see
             :func:`~synth.audits.anonymeter_nearest.nearest_like_anonymeter`): ``"auto"`` is
-            the fused numba kernel on CPU, torch blocks on a CUDA ``device``.
+            the k-d tree for a few auxiliary dimensions and the numba scan otherwise on CPU,
+            torch blocks on a CUDA ``device``; every backend gives the same guesses.
         n_jobs: threads for the search (``None``: the libraries' defaults).
 
     Returns:

@@ -11,7 +11,9 @@ by bench/nih_table.py), for each training size n (``--sizes``, default 2000 1000
   attack on control rows) with ``n_attacks`` = the whole control set (``--n-attacks`` sets
   a fixed number instead) and the same seed, so they draw the same targets;
 - each runs in its own fresh process, after a tiny warm-up evaluation that compiles its
-  numba code, so the seconds are the evaluation alone; memory is the evaluation's extra peak:
+  numba code (for synth also ``anonymeter_nearest.warm_up()``, since a 50-row warm-up need
+  not reach every one of its kernels, e.g. the tie-breaking one), so the seconds are the
+  evaluation alone; memory is the evaluation's extra peak:
   the process's peak resident set size during the evaluation (Linux ``VmHWM``, reset just
   before) minus its resident size when the evaluation started, in MiB (the kernel's RSS
   counters are approximate to about 1 MiB; a negative difference is shown as 0.0);
@@ -19,8 +21,10 @@ by bench/nih_table.py), for each training size n (``--sizes``, default 2000 1000
   the speed-up as the lower bound ``> timeout / synth seconds``.
 
 Threads: anonymeter runs with ``n_jobs=-1`` (all cores, its joblib threading backend);
-synth's numba kernel uses all cores too. ``--cuda`` adds a column for synth's torch backend
-on a CUDA device.
+synth's tree search and numba kernels use all cores too (a kernel with little work runs on
+one thread). ``--backend`` picks synth's search (default ``auto``: the k-d tree here, five
+auxiliary columns embed in five dimensions). ``--cuda`` adds a column for synth's torch
+backend on a CUDA device.
 
     .venv/bin/python bench/bench_inference.py --sizes 2000 10000
 """
@@ -76,7 +80,9 @@ def _reset_peak() -> None:
         pass
 
 
-def _evaluate(engine: str, ori: Any, syn: Any, control: Any, n_attacks: int, seed: int) -> dict[str, Any]:
+def _evaluate(
+    engine: str, ori: Any, syn: Any, control: Any, n_attacks: int, seed: int, backend: str = "auto"
+) -> dict[str, Any]:
     if engine == "anonymeter":
         from anonymeter.evaluators import InferenceEvaluator
 
@@ -91,22 +97,26 @@ def _evaluate(engine: str, ori: Any, syn: Any, control: Any, n_attacks: int, see
 
     device = "cuda" if engine == "synth-cuda" else "cpu"
     ours = inference_risk(ori, syn, AUX, SECRET, control=control, regression=False, n_attacks=n_attacks,
-                          random_state=seed, device=device)
+                          random_state=seed, device=device, backend="auto" if engine == "synth-cuda" else backend)
     risk = ours.risk()
     return {"counts": [ours.n_success, ours.n_baseline, ours.n_control], "risk": float(risk.value),
             "ci": [float(risk.ci[0]), float(risk.ci[1])], "ties_resolved": ours.n_ambiguous}
 
 
-def worker(engine: str, n: int, n_attacks: int, seed: int) -> None:
+def worker(engine: str, n: int, n_attacks: int, seed: int, backend: str) -> None:
     """Run one timed evaluation in this process and print its JSON on the last line."""
     warnings.simplefilter("ignore")
     ori, syn, control = _split(n, seed)
     n_att = len(control) if n_attacks <= 0 else min(n_attacks, len(control), len(ori))
-    _evaluate(engine, ori.iloc[:50], syn.iloc[:50], control.iloc[:50], 20, seed)  # compile numba code
+    _evaluate(engine, ori.iloc[:50], syn.iloc[:50], control.iloc[:50], 20, seed, backend)  # compile numba code
+    if engine.startswith("synth"):
+        from synth.audits.anonymeter_nearest import warm_up
+
+        warm_up()
     _reset_peak()
     rss_before = _rss_mib("VmRSS")
     start = time.perf_counter()
-    out = _evaluate(engine, ori, syn, control, n_att, seed)
+    out = _evaluate(engine, ori, syn, control, n_att, seed, backend)
     seconds = time.perf_counter() - start
     out |= {"seconds": seconds, "peak_mib": _rss_mib("VmHWM"), "rss_before_mib": rss_before, "n_attacks": n_att,
             "n_control": len(control)}
@@ -114,7 +124,7 @@ def worker(engine: str, n: int, n_attacks: int, seed: int) -> None:
 
 
 def _run_worker(engine: str, n: int, args: argparse.Namespace) -> dict[str, Any] | None:
-    cmd = [sys.executable, __file__, "--worker", engine, str(n), str(args.n_attacks), str(args.seed)]
+    cmd = [sys.executable, __file__, "--worker", engine, str(n), str(args.n_attacks), str(args.seed), args.backend]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     except subprocess.TimeoutExpired:
@@ -134,21 +144,26 @@ def main() -> None:
     parser.add_argument("--n-attacks", type=int, default=0, help="targets per attack; 0 = the whole control set")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a run counts as not finished")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backend", choices=["auto", "index", "numba", "torch"], default="auto",
+                        help="synth's nearest-row search on CPU (default: auto)")
     parser.add_argument("--cuda", action="store_true", help="also time synth's torch backend on CUDA")
-    parser.add_argument("--worker", nargs=4, metavar=("ENGINE", "N", "N_ATTACKS", "SEED"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=5, metavar=("ENGINE", "N", "N_ATTACKS", "SEED", "BACKEND"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        engine, n, n_attacks, seed = args.worker
-        worker(engine, int(n), int(n_attacks), int(seed))
+        engine, n, n_attacks, seed, backend = args.worker
+        worker(engine, int(n), int(n_attacks), int(seed), backend)
         return
     _split(min(args.sizes), args.seed)  # fail early, with the loader's message, if the data is absent
 
     engines = ["synth"] + (["synth-cuda"] if args.cuda else []) + ["anonymeter"]
     print(f"NIH ChestX-ray14 metadata: secret '{SECRET}', attacker knows {AUX}")
     print(f"n_attacks = {'the whole control set' if args.n_attacks <= 0 else args.n_attacks} per attack "
-          f"(baseline + training + control), seed {args.seed}, timeout {args.timeout:.0f} s, {os.cpu_count()} CPUs")
+          f"(baseline + training + control), seed {args.seed}, timeout {args.timeout:.0f} s, {os.cpu_count()} CPUs, "
+          f"synth backend {args.backend}")
     header = ["n_train", "n_attacks"] + [f"{e} s" for e in engines] + ["speed-up"] + [
-        f"{e} extra peak MiB" for e in engines] + ["synth risk [CI]", "anonymeter risk [CI]", "identical counts"]
+        f"{e} extra peak MiB" for e in engines] + ["synth risk [CI]", "anonymeter risk [CI]",
+                                                   "identical counts, risk, CI"]
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
     for n in args.sizes:
@@ -163,8 +178,9 @@ def main() -> None:
         else:
             ratio = f"{peer['seconds'] / ours['seconds']:.1f}x"
         mem = [f"{max(0.0, r['peak_mib'] - r['rss_before_mib']):.1f}" if r else "-" for r in results.values()]
-        same = "-" if peer is None else ("yes" if peer["counts"] == ours["counts"] and peer["risk"] == ours["risk"]
-                                         else f"no: {ours['counts']} vs {peer['counts']}")
+        identical = peer is not None and (peer["counts"], peer["risk"], peer["ci"]) == (
+            ours["counts"], ours["risk"], ours["ci"])
+        same = "-" if peer is None else ("yes" if identical else f"no: {ours['counts']} vs {peer['counts']}")
         print(" | ".join([str(n), str(ours["n_attacks"]), *secs, ratio, *mem, _fmt_risk(ours), _fmt_risk(peer), same]))
         sys.stdout.flush()
 
