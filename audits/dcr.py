@@ -2,8 +2,11 @@
 
 All distances come from :func:`synth.audits.neighbors.nearest` (exact, blocked) on rows
 encoded by :class:`synth.audits.encoding.MixedEncoder` fitted on the training data.
-Nothing is subsampled: every synthetic row is compared with every training and every
-holdout row.
+The reference side is never subsampled: every query row given is compared with every
+training and every holdout row. The functions take whatever query rows they are given --
+all synthetic rows, or (the memorisation audit above ``max_query_rows``) a uniform random
+sample of them, whose sampling uncertainty the intervals then carry (Wilson on the
+sampled count, bootstraps over the sampled rows).
 
 **DCR share, compared at equal size.** For synthetic row ``i`` let ``d_T`` be its distance
 to the closest training row and ``d_H`` to the closest holdout row. Its score is
@@ -371,7 +374,8 @@ def nnaa_privacy_loss(
 ) -> tuple[float, Interval, Interval, Interval]:
     """AA(holdout vs synthetic) - AA(train vs synthetic), 0 expected, > 0 means leakage.
 
-    Both AAs are computed on full sets; their sizes need not match: under exchangeability
+    Both AAs are computed on the rows given (all rows, or uniform random samples of query
+    rows, each compared with every reference row); their sizes need not match: under exchangeability
     each AA is 0.5 up to ``1 / (2 (n_real + n_synthetic - 1))``, whatever the sizes. The
     bootstrap resamples synthetic rows jointly for both AAs (the same synthetic rows enter
     both) and training and holdout rows independently.

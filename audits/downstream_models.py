@@ -21,7 +21,8 @@ Conventions:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,6 +36,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from synth.audits.base import Interval
 from synth.errors import ConfigError, DataError, did_you_mean
@@ -90,8 +92,14 @@ def label_key(value: Any) -> str | None:
     return str(int(number)) if number.is_integer() else text
 
 
-def _keys(series: pd.Series) -> list[str | None]:
-    return [label_key(v) for v in series.to_numpy(dtype=object)]
+def label_keys(series: pd.Series) -> list[str | None]:
+    """:func:`label_key` of every value of ``series``, in order (list of length n)."""
+    if series.dtype == object:  # values of mixed types: 1 and True are equal but have different keys
+        return [label_key(v) for v in series.to_numpy(dtype=object)]
+    # One type for every value, so equal values have equal keys: key the distinct values only.
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    keys = np.array([label_key(u) for u in pd.Series(uniques).to_numpy(dtype=object)] + [None], dtype=object)
+    return keys[codes].tolist()
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,7 @@ class Task:
         if not self.is_classification:
             return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         index = {c: i for i, c in enumerate(self.classes)}
-        return np.array([index.get(k, -1) if k is not None else -1 for k in _keys(column)], dtype=int)
+        return np.array([index.get(k, -1) if k is not None else -1 for k in label_keys(column)], dtype=int)
 
     def describe(self) -> str:
         if self.kind == "regression":
@@ -165,7 +173,7 @@ def detect_task(
             if distinct.size < 2:
                 raise NoTaskError(f"the target '{target}' is constant in the real data")
             return Task(target, "regression")
-    keys = sorted({k for k in _keys(observed) if k is not None}, key=_class_order)
+    keys = sorted({k for k in label_keys(observed) if k is not None}, key=_class_order)
     if len(keys) < 2:
         raise NoTaskError(f"the target '{target}' has fewer than two classes in the real data ({keys or 'none'})")
     if len(keys) > MAX_CLASSES:
@@ -230,7 +238,7 @@ def feature_frame(frame: pd.DataFrame, schema: Schema, columns: list[str]) -> pd
         elif spec.is_numeric:
             out[name] = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         else:
-            out[name] = np.array([MISSING_LEVEL if k is None else k for k in _keys(col)], dtype=object)
+            out[name] = np.array([MISSING_LEVEL if k is None else k for k in label_keys(col)], dtype=object)
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -344,6 +352,33 @@ def fit_model(
     return FittedModel(name, label, estimator, int(usable.sum()))
 
 
+def fit_models(
+    jobs: Sequence[tuple[str, Task, Schema, list[str], pd.DataFrame, int, str]], n_jobs: int
+) -> list[FittedModel]:
+    """:func:`fit_model` for each argument tuple of ``jobs``, up to ``n_jobs`` fits at a time,
+    each fit single-threaded; results in the order of ``jobs`` (the first error is raised).
+
+    Why not one fit after the other on all cores: HistGradientBoosting synchronises its
+    OpenMP threads thousands of times per fit, and on a machine shared with other processes
+    every barrier waits for a descheduled thread -- a 50,000-row fit took 13 s on two
+    threads against 1.1 s on one while one other process kept a core busy. Separate
+    single-threaded fits use the cores without barriers. Fits are seeded, so a model does not
+    depend on the thread that fits it (and on the audits' test data the predictions equal
+    those of multi-threaded fits).
+    """
+
+    def one(args: tuple[str, Task, Schema, list[str], pd.DataFrame, int, str]) -> FittedModel:
+        # OpenMP thread counts are per calling thread: limit this worker's own.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return fit_model(*args)
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        if n_jobs <= 1 or len(jobs) <= 1:
+            return [one(args) for args in jobs]
+        with ThreadPoolExecutor(max_workers=min(n_jobs, len(jobs))) as pool:
+            return list(pool.map(one, jobs))
+
+
 def predict_scores(model: FittedModel, X: pd.DataFrame, task: Task) -> np.ndarray:
     """Scores of ``model`` on feature frame ``X``: ``(n, k)`` probabilities or ``(n,)`` predictions."""
     if not task.is_classification:
@@ -433,6 +468,86 @@ def resamples(n_items: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
         yield rng.integers(0, n_items, n_items)
+
+
+def resample_weights(n_items: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """The resamples of :func:`resamples` (same ``n_items, n_boot, seed``) as row
+    multiplicities: ``n_boot`` float arrays of shape (n_items,) summing to ``n_items``."""
+    for idx in resamples(n_items, n_boot, seed):
+        yield np.bincount(idx, minlength=n_items).astype(float)
+
+
+class _Ranked:
+    """One score vector sorted once, so that AUROC and average precision of any resample,
+    given as row multiplicities, cost O(n) instead of a sort."""
+
+    def __init__(self, truth: np.ndarray, score: np.ndarray) -> None:
+        self.order = np.argsort(score, kind="mergesort")
+        s = score[self.order]
+        self.truth = truth[self.order].astype(float)
+        self.group = np.r_[0, np.cumsum(s[1:] != s[:-1])] if s.size else np.zeros(0, dtype=int)
+        self.n_groups = int(self.group[-1]) + 1 if s.size else 0
+
+    def _per_group(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positive weight, total weight) per tie group of scores, lowest score first."""
+        w = weights[self.order]
+        pos = np.bincount(self.group, weights=w * self.truth, minlength=self.n_groups)
+        return pos, np.bincount(self.group, weights=w, minlength=self.n_groups)
+
+    def auroc(self, weights: np.ndarray) -> float:
+        # Mann-Whitney with ties counted half, as _roc_auc on the resampled rows.
+        pos, total = self._per_group(weights)
+        neg = total - pos
+        n_pos, n_neg = pos.sum(), neg.sum()
+        if n_pos <= 0 or n_neg <= 0:
+            return float("nan")
+        below = np.cumsum(neg) - neg
+        return float((pos * (below + 0.5 * neg)).sum() / (n_pos * n_neg))
+
+    def average_precision(self, weights: np.ndarray) -> float:
+        # As _average_precision on the resampled rows: thresholds from the highest score down.
+        pos, total = self._per_group(weights)
+        present = total[::-1] > 0
+        pos, total = pos[::-1][present], total[::-1][present]
+        tp = np.cumsum(pos)
+        if tp.size == 0 or tp[-1] <= 0:
+            return float("nan")
+        return float(np.sum(pos / tp[-1] * tp / np.cumsum(total)))
+
+
+class ResampledMetrics:
+    """The two metrics of a task for one model's holdout scores, on bootstrap resamples given
+    as row multiplicities (see :func:`resample_weights`).
+
+    Classification: :func:`auroc` and :func:`auprc`; regression: :func:`r2` and :func:`mae`.
+    On multiplicities ``w`` the values equal those functions on the resampled rows (up to
+    floating-point summation order), at O(n) per resample: the scores are sorted once.
+    ``y``: (n,) labels as in those functions; ``scores``: (n, k) probabilities or (n,) predictions.
+    """
+
+    def __init__(self, y: np.ndarray, scores: np.ndarray, task: Task) -> None:
+        self.task = task
+        if task.kind == "binary":
+            self.ranked = [_Ranked(y == task.positive, scores[:, task.positive])]
+        elif task.is_classification:
+            self.ranked = [_Ranked(y == c, scores[:, c]) for c in range(len(task.classes))]
+        else:
+            self.y, self.pred = np.asarray(y, dtype=float), np.asarray(scores, dtype=float)
+
+    def values(self, weights: np.ndarray) -> tuple[float, float]:
+        """(AUROC, AUPRC) or (R², MAE) on the resample with row multiplicities ``weights`` (n,)."""
+        if self.task.is_classification:
+            pairs = [(r.auroc(weights), r.average_precision(weights)) for r in self.ranked]
+            pairs = [p for p in pairs if np.isfinite(p[0])]  # classes present with both outcomes
+            if not pairs:
+                return float("nan"), float("nan")
+            return float(np.mean([p[0] for p in pairs])), float(np.mean([p[1] for p in pairs]))
+        total = weights.sum()
+        mean = float((weights * self.y).sum() / total)
+        spread = float((weights * (self.y - mean) ** 2).sum())
+        resid = self.y - self.pred
+        r2_value = 1.0 - float((weights * resid**2).sum()) / spread if total >= 2 and spread > 0 else float("nan")
+        return r2_value, float((weights * np.abs(resid)).sum() / total)
 
 
 def percentile_interval(replicates: np.ndarray, method: str, level: float = 0.95) -> Interval:

@@ -20,9 +20,28 @@ population would show anyway is not mistaken for leakage:
 
 Distances use the documented mixed-type encoding (:mod:`synth.audits.encoding`) fitted on
 the training data, and exact blocked nearest-neighbour search
-(:mod:`synth.audits.neighbors`); each of the eight searches below is run once and shared
-by the metrics that need it. Cost: about ``n_s*n_T*2 + n_T^2 + n_s^2 + n_H*(n_T + n_s)``
-distance evaluations (see the bench for timings).
+(:mod:`synth.audits.neighbors`); each of the eight searches is run once and shared by
+the metrics that need it: synthetic queries against training (two nearest: DCR share,
+baseline ratio, NNDR, NNAA), holdout and synthetic; holdout queries against training (two
+nearest), synthetic and holdout; training queries against synthetic and training (NNAA
+and the exposure ranking).
+
+**Query sampling** (``max_query_rows``, default 50,000). Every search compares each of
+its query rows with *every* row of the reference table -- the reference side is never
+subsampled -- and exact copies are found by hashing *all* rows. When a table has more
+rows than ``max_query_rows``, a seeded uniform random sample of that many of its rows
+serves as the queries of the distance metrics: synthetic rows for the DCR share and the
+numerators of the baseline ratio and NNDR and NNAA's synthetic term; holdout rows for the
+denominators and NNAA's holdout term; training rows for NNAA's training term and the
+exposure ranking (which then ranks the sampled training rows). Each sampled number then
+estimates the number of the full tables, and its interval carries the sampling
+uncertainty: the DCR share's Wilson interval counts only the sampled rows, the ratio and
+NNAA intervals bootstrap them. Every distance metric's ``details`` give
+``n_query`` (query rows per role), ``n_reference`` (reference rows per role, all of them)
+and ``queries_sampled``. At or below the cap nothing is sampled and the numbers are those
+of the full tables. Cost: about ``q_s (n_T + n_H + n_s) + q_T (n_s + n_T) + q_H (n_T +
+n_s + n_H)`` distance evaluations with ``q_x = min(n_x, max_query_rows)`` (see
+bench/bench_full_audit.py for timings).
 """
 
 from __future__ import annotations
@@ -44,7 +63,7 @@ from synth.audits.dcr import (
 )
 from synth.audits.encoding import MixedEncoder
 from synth.audits.exact_copies import exact_copies
-from synth.audits.neighbors import nearest
+from synth.audits.neighbors import nearest, nearest_other
 from synth.audits.vulnerability import VulnerabilityRanking, rank_from_distances
 from synth.errors import ConfigError, DataError, did_you_mean
 
@@ -101,8 +120,11 @@ class MemorizationAudit(Audit):
         top_n: how many most-exposed training records the ranking table lists (by row index).
         n_boot: bootstrap replicates for the ratio and NNAA intervals.
         bins: histogram bins of the distance figure.
-        block_queries / block_reference: block sizes of the nearest-neighbour search
-            (memory about ``block_queries * block_reference * 8`` bytes).
+        max_query_rows: at most this many rows of each table serve as queries of the
+            distance metrics (a seeded random sample when a table is larger; each query is
+            still compared with every reference row). See the module docstring.
+        block_queries / block_reference: upper bounds on the tile sizes of the
+            nearest-neighbour search (see :func:`synth.audits.neighbors.nearest`).
     """
 
     name: ClassVar[str] = "memorization"
@@ -130,6 +152,7 @@ class MemorizationAudit(Audit):
         top_n: int = 20,
         n_boot: int = 200,
         bins: int = 30,
+        max_query_rows: int = 50_000,
         block_queries: int = 2048,
         block_reference: int = 16384,
     ) -> None:
@@ -144,6 +167,7 @@ class MemorizationAudit(Audit):
             top_n=_check_int("top_n", top_n, 0),
             n_boot=_check_int("n_boot", n_boot, 10),
             bins=_check_int("bins", bins, 2),
+            max_query_rows=_check_int("max_query_rows", max_query_rows, 10),
             block_queries=_check_int("block_queries", block_queries, 1),
             block_reference=_check_int("block_reference", block_reference, 1),
         )
@@ -197,28 +221,42 @@ class MemorizationAudit(Audit):
         H = encoder.transform(inputs.holdout)
         S = encoder.transform(inputs.synthetic)
         kw = dict(metric=p["metric"], block_queries=p["block_queries"], block_reference=p["block_reference"])
-        d_st = nearest(S, T, 2, **kw)[0]  # closest and second closest training rows
-        d_sh = nearest(S, H, 1, **kw)[0][:, 0]
-        d_ht = nearest(H, T, 2, **kw)[0]
-        d_ts = nearest(T, S, 1, **kw)[0][:, 0]
-        d_tt = nearest(T, T, 1, exclude_self=True, **kw)[0][:, 0]
-        d_ss = nearest(S, S, 1, exclude_self=True, **kw)[0][:, 0]
-        d_hs = nearest(H, S, 1, **kw)[0][:, 0]
-        d_hh = nearest(H, H, 1, exclude_self=True, **kw)[0][:, 0]
-
         seed = int(inputs.seed)
+        rng = np.random.default_rng([seed, 0x6D656D])
+        s_rows, t_rows, h_rows = (_query_rows(n, p["max_query_rows"], rng) for n in (n_s, n_t, n_h))
+        S_q, T_q, H_q = S[s_rows], T[t_rows], H[h_rows]
+        d_st = nearest(S_q, T, 2, **kw)[0]  # closest and second closest training rows
+        d_sh = nearest(S_q, H, 1, **kw)[0][:, 0]
+        d_ht = nearest(H_q, T, 2, **kw)[0]
+        d_ts = nearest(T_q, S, 1, **kw)[0][:, 0]
+        d_tt = nearest_other(T, t_rows, 1, **kw)[0][:, 0]
+        d_ss = nearest_other(S, s_rows, 1, **kw)[0][:, 0]
+        d_hs = nearest(H_q, S, 1, **kw)[0][:, 0]
+        d_hh = nearest_other(H, h_rows, 1, **kw)[0][:, 0]
+
         share = dcr_share_from_distances(
             d_st[:, 0], d_sh, n_t, n_h,
-            tie_train_fraction=tie_train_fraction(S, T, H, d_st[:, 0], d_sh, **kw),
+            tie_train_fraction=tie_train_fraction(S_q, T, H, d_st[:, 0], d_sh, **kw),
         )
         base_value, base_ci = dcr_baseline_ratio(d_st[:, 0], d_ht[:, 0], n_boot=p["n_boot"], seed=seed)
         nndr_value, nndr_ci, nndr_syn, nndr_hold = nndr_ratio(d_st, d_ht, n_boot=p["n_boot"], seed=seed)
         aa_t = adversarial_accuracy(d_ts, d_tt, d_st[:, 0], d_ss)
         aa_h = adversarial_accuracy(d_hs, d_hh, d_sh, d_ss)
         loss, loss_ci, aa_t_ci, aa_h_ci = nnaa_privacy_loss(aa_t, aa_h, n_boot=p["n_boot"], seed=seed)
-        ranking = rank_from_distances(inputs.train.index, d_ts, d_tt, p["top_n"])
+        ranking = rank_from_distances(inputs.train.index[t_rows], d_ts, d_tt, p["top_n"])
 
         sizes = {"n_synthetic": n_s, "n_train": n_t, "n_holdout": n_h}
+        full = {"synthetic": n_s, "train": n_t, "holdout": n_h}
+        used = {"synthetic": len(s_rows), "train": len(t_rows), "holdout": len(h_rows)}
+
+        def sampling(queries: tuple[str, ...], references: tuple[str, ...]) -> dict[str, Any]:
+            return {
+                "n_query": {r: used[r] for r in queries},
+                "n_reference": {r: full[r] for r in references},
+                "queries_sampled": any(used[r] < full[r] for r in queries),
+            }
+
+        hashed = {"n_query": {"synthetic": n_s}, "n_reference": {"train": n_t, "holdout": n_h}, "queries_sampled": False}
         metrics = [
             Metric(
                 name="privacy.exact_copy_rate",
@@ -233,6 +271,7 @@ class MemorizationAudit(Audit):
                 ),
                 details={
                     **sizes,
+                    **hashed,
                     "synthetic_rows_copying_train": copies.copies_of_train,
                     "train_rows_reproduced": copies.train_rows_reproduced,
                 },
@@ -249,6 +288,7 @@ class MemorizationAudit(Audit):
                 ),
                 details={
                     **sizes,
+                    **hashed,
                     "synthetic_rows_matching_holdout": copies.copies_of_holdout,
                     "holdout_rows_matched": copies.holdout_rows_reproduced,
                 },
@@ -266,6 +306,7 @@ class MemorizationAudit(Audit):
                 ),
                 details={
                     **sizes,
+                    **hashed,
                     "reference_size": copies.reference_size,
                     "copy_rate_train_at_reference_size": copies.rate_train_equal_size,
                     "copy_rate_holdout_at_reference_size": copies.rate_holdout_equal_size,
@@ -284,7 +325,10 @@ class MemorizationAudit(Audit):
                     "About 0.5 (gate: upper_ci <= 0.6): synthetic rows are no more often closest to a "
                     "training row than to a holdout row, the two sets weighted to equal size."
                 ),
-                details={**share.details(), "metric": p["metric"]},
+                details={
+                    **share.details(), **sizes, "metric": p["metric"],
+                    **sampling(("synthetic",), ("train", "holdout")),
+                },
             ),
             Metric(
                 name="privacy.dcr_baseline_ratio",
@@ -304,6 +348,7 @@ class MemorizationAudit(Audit):
                     "synthetic_rows_at_distance_zero": int((d_st[:, 0] == 0).sum()),
                     "holdout_rows_at_distance_zero": int((d_ht[:, 0] == 0).sum()),
                     "metric": p["metric"],
+                    **sampling(("synthetic", "holdout"), ("train",)),
                 },
             ),
             Metric(
@@ -317,7 +362,10 @@ class MemorizationAudit(Audit):
                     "About 1 or above: a synthetic row's closest training row stands out from its second "
                     "closest no more than for fresh real rows; well below 1 singles out training records."
                 ),
-                details={**sizes, "median_nndr_synthetic": nndr_syn, "median_nndr_holdout": nndr_hold},
+                details={
+                    **sizes, "median_nndr_synthetic": nndr_syn, "median_nndr_holdout": nndr_hold,
+                    **sampling(("synthetic", "holdout"), ("train",)),
+                },
             ),
             Metric(
                 name="privacy.nnaa",
@@ -339,6 +387,7 @@ class MemorizationAudit(Audit):
                     "synthetic_vs_train_term": float(aa_t.synthetic_term.mean()),
                     "holdout_term": float(aa_h.real_term.mean()),
                     "synthetic_vs_holdout_term": float(aa_h.synthetic_term.mean()),
+                    **sampling(("train", "holdout", "synthetic"), ("train", "holdout", "synthetic")),
                 },
             ),
             Metric(
@@ -352,7 +401,10 @@ class MemorizationAudit(Audit):
                     "About 0: adversarial accuracy against training rows equals that against holdout "
                     "rows; above 0 means the synthetic data is more like the training records."
                 ),
-                details={**sizes, "aa_train": aa_t.value, "aa_holdout": aa_h.value},
+                details={
+                    **sizes, "aa_train": aa_t.value, "aa_holdout": aa_h.value,
+                    **sampling(("train", "holdout", "synthetic"), ("train", "holdout", "synthetic")),
+                },
             ),
         ]
 
@@ -363,17 +415,36 @@ class MemorizationAudit(Audit):
             summary=_summary(copies.copies_of_train, copies.copies_of_holdout, n_s, share.value, share.ci.high),
             metrics=metrics,
             figures=[_dcr_figure(d_st[:, 0], d_sh, d_ht[:, 0], p["bins"], p["metric"], n_t, n_h)],
-            tables=[_ranking_table(ranking)] if p["top_n"] > 0 else [],
+            tables=[_ranking_table(ranking, n_t)] if p["top_n"] > 0 else [],
             notes=[
                 f"Distances: {p['metric']} on the mixed-type encoding fitted on the training data "
                 f"({len(encoder.feature_names)} features from {len(columns)} columns); exact search, "
-                "no subsampling.",
+                "each query row against every reference row.",
+                _sampling_note(used, full, p["max_query_rows"]),
                 f"dcr_share weighs training and holdout to equal size ({n_t} vs {n_h} rows): each "
                 "training 'closest record' counts 1/n_train and each holdout one 1/n_holdout.",
             ],
         )
         section.seconds = time.perf_counter() - start
         return section
+
+
+def _query_rows(n: int, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Row positions that serve as queries: all ``n`` rows, or a sorted uniform sample of ``cap``."""
+    if n <= cap:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=cap, replace=False))
+
+
+def _sampling_note(used: dict[str, int], full: dict[str, int], cap: int) -> str:
+    sampled = [f"{used[r]} of {full[r]} {r}" for r in ("synthetic", "train", "holdout") if used[r] < full[r]]
+    if not sampled:
+        return "Every row of every table served as a query (no query sampling)."
+    return (
+        f"Queries sampled (max_query_rows = {cap}): {', '.join(sampled)} rows, drawn at random, each compared "
+        "with every row of the reference tables; exact copies are counted on all rows. The intervals of the "
+        "distance metrics include this sampling uncertainty."
+    )
 
 
 def _summary(k_train: int, k_hold: int, n_s: int, share: float, share_high: float) -> str:
@@ -420,7 +491,7 @@ def _dcr_figure(
     )
 
 
-def _ranking_table(r: VulnerabilityRanking) -> TableBlock:
+def _ranking_table(r: VulnerabilityRanking, n_train: int) -> TableBlock:
     def num(x: float) -> float:
         return float(x) if math.isfinite(x) else float("inf")
 
@@ -437,7 +508,10 @@ def _ranking_table(r: VulnerabilityRanking) -> TableBlock:
             "Exposure ratio = distance to the closest synthetic row / distance to the closest other training "
             f"row; below 1 means a synthetic row points at that record. {r.n_below_one} of {r.n_records} "
             f"training records are below 1; {r.n_exact_unique} have an exact synthetic copy and no exact twin "
-            "in training. Rows are named by index label only, never by their values."
+            "in training. "
+            + (f"The ranking covers a random sample of {r.n_records} of the {n_train} training rows "
+               "(max_query_rows). " if r.n_records < n_train else "")
+            + "Rows are named by index label only, never by their values."
         ),
     )
 

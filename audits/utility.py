@@ -35,6 +35,7 @@ from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval
 from synth.audits.downstream_models import (
     FittedModel,
     NoTaskError,
+    ResampledMetrics,
     Task,
     auprc,
     auroc,
@@ -44,13 +45,13 @@ from synth.audits.downstream_models import (
     detect_task,
     feature_columns,
     feature_frame,
-    fit_model,
+    fit_models,
     format_estimate,
     mae,
     percentile_interval,
     predict_scores,
     r2,
-    resamples,
+    resample_weights,
 )
 from synth.errors import ConfigError
 
@@ -153,11 +154,12 @@ class UtilityAudit(Audit):
         notes.extend(_label_notes(task, train, synthetic, y_hold))
 
         try:
-            fits = [
-                (fit_model(m, task, schema, columns, train, inputs.seed, "real training"),
-                 fit_model(m, task, schema, columns, synthetic, inputs.seed, "synthetic"))
-                for m in self.models
-            ]
+            fitted = fit_models(
+                [(m, task, schema, columns, frame, inputs.seed, what)
+                 for m in self.models for frame, what in ((train, "real training"), (synthetic, "synthetic"))],
+                inputs.n_jobs,
+            )
+            fits = [(fitted[2 * i], fitted[2 * i + 1]) for i in range(len(self.models))]
         except NoTaskError as exc:
             return self.skip(f"Cannot train the downstream models: {exc}.")
         scores = [(predict_scores(real, X_hold, task), predict_scores(syn, X_hold, task)) for real, syn in fits]
@@ -316,7 +318,12 @@ class _Evaluation:
         else:
             self.metric_names, self.fns, self.higher = ("R²", "MAE"), (r2, mae), (True, False)
         self.point = self._evaluate(np.arange(y.size))
-        self.reps = np.stack([self._evaluate(idx) for idx in resamples(y.size, n_boot, seed)])
+        # Replicates from row multiplicities: each score vector is sorted once, not once per resample.
+        metrics = [[ResampledMetrics(y, s, task) for s in pair] for pair in scores]
+        self.reps = np.stack([
+            np.array([[m.values(w) for m in pair] for pair in metrics], dtype=float).transpose(0, 2, 1)
+            for w in resample_weights(y.size, n_boot, seed)
+        ])
 
     def _evaluate(self, idx: np.ndarray) -> np.ndarray:
         y = self.y[idx]
