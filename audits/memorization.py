@@ -51,6 +51,7 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Metric, TableBlock, ThreatModel
 from synth.audits.dcr import (
@@ -415,7 +416,12 @@ class MemorizationAudit(Audit):
             summary=_summary(copies.copies_of_train, copies.copies_of_holdout, n_s, share.value, share.ci.high),
             metrics=metrics,
             figures=[_dcr_figure(d_st[:, 0], d_sh, d_ht[:, 0], p["bins"], p["metric"], n_t, n_h)],
-            tables=[_ranking_table(ranking, n_t)] if p["top_n"] > 0 else [],
+            tables=(
+                [_ranking_table(ranking, n_t)]
+                + ([_exposed_records_table(inputs.train, ranking)] if inputs.include_real_records else [])
+                if p["top_n"] > 0
+                else []
+            ),
             notes=[
                 f"Distances: {p['metric']} on the mixed-type encoding fitted on the training data "
                 f"({len(encoder.feature_names)} features from {len(columns)} columns); exact search, "
@@ -488,6 +494,26 @@ def _dcr_figure(
             f"means copies. Synthetic → holdout runs against {n_h} rows instead of {n_t}, so it sits a "
             "little further out even without memorisation."
         ),
+    )
+
+
+def _exposed_records_table(train: pd.DataFrame, r: VulnerabilityRanking) -> TableBlock:
+    """The raw values of the most exposed training records.
+
+    Only built when the config sets ``audit.include_real_records: true``: a data steward
+    may need to see which patients are at risk, but the report then holds real records.
+    """
+    records = train.loc[list(r.labels)]
+    rows = tuple(
+        (label, *("" if pd.isna(v) else str(v) for v in values))
+        for label, values in zip(r.labels, records.itertuples(index=False, name=None))
+    )
+    return TableBlock(
+        title="Most exposed training records: their values (real records)",
+        columns=("training row", *map(str, train.columns)),
+        rows=rows,
+        caption="Shown because the config sets audit.include_real_records: true. This report contains real "
+        "patient records: handle it like the training data.",
     )
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import synth
@@ -78,3 +79,22 @@ def test_audit_without_holdout_cannot_pass(known):
     result = synth.audit(real=known["train"], synthetic=known["fresh"], audits=PRIVACY_AUDITS)
     assert not result.passed
     assert all("not computed" in (g.error or "") for g in result.gates)
+
+
+def test_real_records_reach_the_report_only_when_the_config_asks(known):
+    from dataclasses import replace
+
+    from synth.audits.base import AuditInputs
+    from synth.audits.memorization import MemorizationAudit
+    from population import population_schema
+
+    inputs = AuditInputs(train=known["train"], holdout=known["holdout"], synthetic=known["copy"],
+                         schema=population_schema())
+    default = MemorizationAudit(top_n=5).run(inputs)
+    assert [t.title for t in default.tables] == ["Most exposed training records (by row index)"]
+    shown = MemorizationAudit(top_n=5).run(replace(inputs, include_real_records=True))
+    records = shown.tables[-1]
+    assert "real records" in records.title and len(records.rows) == 5
+    label = records.rows[0][0]
+    expected = tuple("" if pd.isna(v) else str(v) for v in known["train"].loc[label])
+    assert records.rows[0][1:] == expected
