@@ -68,6 +68,8 @@ from synth.audits.downstream_models import (
     predict_scores,
     resamples,
 )
+from synth.audits.param_checks import check_int
+
 from synth.errors import ConfigError
 from synth.schema import ColumnSpec, Schema
 
@@ -80,11 +82,6 @@ def _quiet() -> warnings.catch_warnings:
     """Silence numpy's "All-NaN slice" warnings: an all-NaN row is a legitimate NaN result here."""
     return warnings.catch_warnings(action="ignore", category=RuntimeWarning)
 
-
-def _check_int(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not low <= value <= high:
-        raise ConfigError(f"{_KEY}.{name}: expected a whole number from {low} to {high}; got {value!r}.")
-    return int(value)
 
 
 class FairnessAudit(Audit):
@@ -131,15 +128,15 @@ class FairnessAudit(Audit):
         if not isinstance(model, str):
             raise ConfigError(f"{_KEY}.model: expected one model name (gradient_boosting or logistic); got {model!r}.")
         self.model = check_model_names([model], f"{_KEY}.model")[0]
-        self.n_boot = _check_int(n_boot, "n_boot", 20, 100_000)
-        self.min_group_rows = _check_int(min_group_rows, "min_group_rows", 1, 1_000_000)
+        self.n_boot = check_int(self.name, "n_boot", n_boot, 20, maximum=100_000)
+        self.min_group_rows = check_int(self.name, "min_group_rows", min_group_rows, 1, maximum=1_000_000)
         if threshold != "prevalence" and (
             isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 < threshold < 1
         ):
             raise ConfigError(f"{_KEY}.threshold: expected a probability strictly between 0 and 1, or 'prevalence'; "
                               f"got {threshold!r}.")
         self.threshold = threshold
-        self.max_train_rows = _check_int(max_train_rows, "max_train_rows", 50, 200_000)
+        self.max_train_rows = check_int(self.name, "max_train_rows", max_train_rows, 50, maximum=200_000)
         self.positive_class = positive_class
         super().__init__(model=self.model, n_boot=self.n_boot, min_group_rows=self.min_group_rows, threshold=threshold,
                          max_train_rows=self.max_train_rows, positive_class=positive_class)

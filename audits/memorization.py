@@ -65,6 +65,7 @@ from synth.audits.dcr import (
 from synth.audits.encoding import MixedEncoder
 from synth.audits.exact_copies import exact_copies
 from synth.audits.neighbors import nearest, nearest_other
+from synth.audits.param_checks import check_int
 from synth.audits.vulnerability import VulnerabilityRanking, rank_from_distances
 from synth.errors import ConfigError, DataError, did_you_mean
 
@@ -102,14 +103,6 @@ NNAA_THREAT = ThreatModel(
     ),
 )
 
-
-def _check_int(key: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(
-            f"audit.params.memorization.{key}: expected a whole number >= {minimum}, got {value!r}. "
-            f"Set it to a whole number such as {max(minimum, 1)}."
-        )
-    return int(value)
 
 
 class MemorizationAudit(Audit):
@@ -165,12 +158,12 @@ class MemorizationAudit(Audit):
             )
         super().__init__(
             metric=metric,
-            top_n=_check_int("top_n", top_n, 0),
-            n_boot=_check_int("n_boot", n_boot, 10),
-            bins=_check_int("bins", bins, 2),
-            max_query_rows=_check_int("max_query_rows", max_query_rows, 10),
-            block_queries=_check_int("block_queries", block_queries, 1),
-            block_reference=_check_int("block_reference", block_reference, 1),
+            top_n=check_int(self.name, "top_n", top_n, 0),
+            n_boot=check_int(self.name, "n_boot", n_boot, 10),
+            bins=check_int(self.name, "bins", bins, 2),
+            max_query_rows=check_int(self.name, "max_query_rows", max_query_rows, 10),
+            block_queries=check_int(self.name, "block_queries", block_queries, 1),
+            block_reference=check_int(self.name, "block_reference", block_reference, 1),
         )
 
     def _effective(self, overrides: dict[str, Any]) -> dict[str, Any]:

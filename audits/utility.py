@@ -53,6 +53,8 @@ from synth.audits.downstream_models import (
     r2,
     resample_weights,
 )
+from synth.audits.param_checks import check_int
+
 from synth.errors import ConfigError
 
 _KEY = "audit.params.utility"
@@ -60,11 +62,6 @@ _MAX_ROC_POINTS = 201
 _MAX_IMPORTANCE_ROWS = 5000
 _MIN_HOLDOUT_ROWS = 20
 
-
-def _check_int(value: Any, name: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not low <= value <= high:
-        raise ConfigError(f"{_KEY}.{name}: expected a whole number from {low} to {high}; got {value!r}.")
-    return int(value)
 
 
 class UtilityAudit(Audit):
@@ -105,9 +102,9 @@ class UtilityAudit(Audit):
         positive_class: str | int | bool | None = None,
     ) -> None:
         self.models = check_model_names(models, f"{_KEY}.models")
-        self.n_boot = _check_int(n_boot, "n_boot", 20, 100_000)
-        self.max_train_rows = _check_int(max_train_rows, "max_train_rows", 50, 200_000)
-        self.importance_repeats = _check_int(importance_repeats, "importance_repeats", 1, 50)
+        self.n_boot = check_int(self.name, "n_boot", n_boot, 20, maximum=100_000)
+        self.max_train_rows = check_int(self.name, "max_train_rows", max_train_rows, 50, maximum=200_000)
+        self.importance_repeats = check_int(self.name, "importance_repeats", importance_repeats, 1, maximum=50)
         self.positive_class = positive_class
         super().__init__(
             models=list(self.models), n_boot=self.n_boot, max_train_rows=self.max_train_rows,

@@ -227,7 +227,7 @@ def test_inputs_are_not_mutated(known, schema):
         ({"attacks": "distance"}, "list of attack names"),
         ({"attacks": ["distance", "distance"]}, "twice"),
         ({"density": "kdee"}, "Did you mean 'kde'"),
-        ({"n_shadows": 1}, "n_shadows must be a whole number >= 2"),
+        ({"n_shadows": 1}, "n_shadows: expected a whole number >= 2"),
         ({"max_eval_rows": 2.5}, "max_eval_rows"),
         ({"n_boot": True}, "n_boot"),
     ],

@@ -30,6 +30,7 @@ import pandas as pd
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock, ThreatModel
 from synth.audits.encoding import MixedEncoder
 from synth.audits.membership import distance_attack, domias, roc, shadow_attack
+from synth.audits.param_checks import check_int
 from synth.errors import ConfigError, DataError, did_you_mean
 
 ATTACKS: tuple[str, ...] = ("distance", "domias", "shadow")
@@ -65,14 +66,6 @@ class _EvaluationSplit:
 def _key(name: str) -> str:
     return f"audit.params.membership.{name}"
 
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ConfigError(
-            f"{_key(name)} must be a whole number >= {minimum}, got {value!r}. "
-            f"Set it to e.g. {max(minimum, 2)} or leave it out for the default."
-        )
-    return int(value)
 
 
 class MembershipAudit(Audit):
@@ -126,12 +119,12 @@ class MembershipAudit(Audit):
                 + f" Valid: {', '.join(domias.DENSITIES)}."
             )
         self.attacks = tuple(attacks)
-        self.max_eval_rows = _check_int("max_eval_rows", max_eval_rows, 10)
-        self.n_boot = _check_int("n_boot", n_boot, 20)
+        self.max_eval_rows = check_int(self.name, "max_eval_rows", max_eval_rows, 10)
+        self.n_boot = check_int(self.name, "n_boot", n_boot, 20)
         self.density = density
-        self.n_shadows = _check_int("n_shadows", n_shadows, 2)
-        self.shadow_train_rows = _check_int("shadow_train_rows", shadow_train_rows, 10)
-        self.n_targets = _check_int("n_targets", n_targets, 1)
+        self.n_shadows = check_int(self.name, "n_shadows", n_shadows, 2)
+        self.shadow_train_rows = check_int(self.name, "shadow_train_rows", shadow_train_rows, 10)
+        self.n_targets = check_int(self.name, "n_targets", n_targets, 1)
         super().__init__(
             attacks=list(self.attacks), max_eval_rows=self.max_eval_rows, n_boot=self.n_boot, density=density,
             n_shadows=self.n_shadows, shadow_train_rows=self.shadow_train_rows, n_targets=self.n_targets,
