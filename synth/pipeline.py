@@ -287,8 +287,8 @@ def audit(
     data_cfg = cfg.data.model_copy()
     for key, val in (("target", target), ("sensitive", sensitive), ("quasi_identifiers", quasi_identifiers)):
         if val is not None:
+            # model_copy(update=) marks the key as set, so it overrides a built-in dataset's roles.
             data_cfg = data_cfg.model_copy(update={key: list(val) if key != "target" else val})
-            data_cfg.model_fields_set.add(key)
     audit_cfg = cfg.audit if audits is None else cfg.audit.model_copy(update={"audits": list(audits)})
     selected, parsed_gates = _plan_audits(audit_cfg, list(gates) if gates is not None else cfg.gates, label)
     run_seed = cfg.seed if seed is None else seed
