@@ -47,7 +47,6 @@ from fairlearn.metrics import (
     selection_rate,
     true_positive_rate,
 )
-from threadpoolctl import threadpool_limits
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock
 from synth.audits.downstream_models import (
@@ -142,11 +141,6 @@ class FairnessAudit(Audit):
                          max_train_rows=self.max_train_rows, positive_class=positive_class)
 
     def run(self, inputs: AuditInputs) -> AuditSection:
-        # HistGradientBoosting's OpenMP threads otherwise take every core whatever n_jobs says.
-        with threadpool_limits(limits=inputs.n_jobs if inputs.n_jobs > 0 else None):
-            return self._run(inputs)
-
-    def _run(self, inputs: AuditInputs) -> AuditSection:
         started = time.perf_counter()
         schema = inputs.schema
         if schema.target is None:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from synth.audits.base import Audit, AuditInputs, AuditSection
 from synth.errors import ConfigError, did_you_mean
 from synth.registry import audit_class, audit_names
@@ -81,7 +83,10 @@ def run_audits(
             section = audit.skip("no target column is set (data.target in the config)")
         else:
             try:
-                section = audit.run(replace(inputs, params=dict(audit.params)))
+                # Native thread pools (OpenMP in gradient boosting, BLAS) otherwise take every
+                # core whatever n_jobs says, and oversubscribed threads stall each other.
+                with threadpool_limits(limits=inputs.n_jobs if inputs.n_jobs > 0 else None):
+                    section = audit.run(replace(inputs, params=dict(audit.params)))
             except Exception as exc:  # an audit bug must not take the whole report down
                 section = audit.skip("the audit failed; see the error")
                 section.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()

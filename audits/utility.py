@@ -29,7 +29,6 @@ import pandas as pd
 from scipy import stats
 from sklearn.inspection import permutation_importance
 from sklearn.metrics import roc_curve
-from threadpoolctl import threadpool_limits
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock
 from synth.audits.downstream_models import (
@@ -113,11 +112,6 @@ class UtilityAudit(Audit):
 
     # -- run ------------------------------------------------------------------------------
     def run(self, inputs: AuditInputs) -> AuditSection:
-        # HistGradientBoosting's OpenMP threads otherwise take every core whatever n_jobs says.
-        with threadpool_limits(limits=inputs.n_jobs if inputs.n_jobs > 0 else None):
-            return self._run(inputs)
-
-    def _run(self, inputs: AuditInputs) -> AuditSection:
         started = time.perf_counter()
         schema = inputs.schema
         if schema.target is None:
