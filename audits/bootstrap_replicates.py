@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from synth.audits import intervals
 from synth.audits.base import Interval
 
 
@@ -20,14 +21,7 @@ def percentile_interval(replicates: np.ndarray, n_boot: int, level: float = 0.95
 
     Returns an interval of NaNs when no replicate is finite (the report shows "n/a").
     """
-    reps = np.asarray(replicates, dtype=float)
-    reps = reps[np.isfinite(reps)]
-    method = f"bootstrap (n={n_boot})"
-    if reps.size == 0:
-        return Interval(float("nan"), float("nan"), method, level)
-    alpha = 1 - level
-    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
-    return Interval(float(lo), float(hi), method, level)
+    return intervals.percentile_interval(replicates, f"bootstrap (n={n_boot})", level)
 
 
 def paired_index_chunks(

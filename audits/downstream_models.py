@@ -39,6 +39,7 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from synth.audits.base import Interval
+from synth.audits.intervals import percentile_interval
 from synth.errors import ConfigError, DataError, did_you_mean
 from synth.schema import ColumnKind, Schema
 
@@ -548,17 +549,6 @@ class ResampledMetrics:
         resid = self.y - self.pred
         r2_value = 1.0 - float((weights * resid**2).sum()) / spread if total >= 2 and spread > 0 else float("nan")
         return r2_value, float((weights * np.abs(resid)).sum() / total)
-
-
-def percentile_interval(replicates: np.ndarray, method: str, level: float = 0.95) -> Interval:
-    """Percentile interval of the finite entries of ``replicates`` (NaN when none are finite)."""
-    finite = np.asarray(replicates, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    if finite.size == 0:
-        return Interval(float("nan"), float("nan"), method, level)
-    alpha = 1 - level
-    lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
-    return Interval(float(lo), float(hi), method, level)
 
 
 def format_estimate(value: float, ci: Interval | None, digits: int = 3) -> str:

@@ -50,12 +50,18 @@ def bootstrap(
     """
     rng = np.random.default_rng(seed)
     reps = np.array([statistic(rng.integers(0, n_items, n_items)) for _ in range(n_boot)], dtype=float)
-    reps = reps[np.isfinite(reps)]
-    if reps.size == 0:
-        return Interval(float("nan"), float("nan"), f"bootstrap (n={n_boot})", level)
+    return percentile_interval(reps, f"bootstrap (n={n_boot})", level)
+
+
+def percentile_interval(replicates: np.ndarray, method: str, level: float = 0.95) -> Interval:
+    """Percentile interval of the finite entries of ``replicates`` (NaN bounds when none is finite)."""
+    finite = np.asarray(replicates, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return Interval(float("nan"), float("nan"), method, level)
     alpha = 1 - level
-    lo, hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
-    return Interval(float(lo), float(hi), f"bootstrap (n={n_boot})", level)
+    lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    return Interval(float(lo), float(hi), method, level)
 
 
 def mean_normal(values: np.ndarray, level: float = 0.95) -> Interval:
