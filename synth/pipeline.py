@@ -202,24 +202,33 @@ def generate(
                                   timings=timer.seconds, outputs=outputs, started_utc=started, finished_utc=_now(),
                                   command="generate")
         if result is not None:
-            result.manifest = manifest
             with timer.step("report"):
-                result_dict = result.to_dict()
-                staged.path("result.json").write_text(json.dumps(result_dict, indent=2, default=_json_default))
-                if cfg.output.report:
-                    from synth.reports import write_report
-
-                    write_report(result_dict, staged.path("report.html"))
-            for name in ("result.json", "report.html"):
-                if staged.path(name).exists():
-                    outputs.append(file_entry(staged.path(name), staged.staging))
+                _write_result(staged, result, manifest, report=cfg.output.report)
         manifest["timings_s"] = timer.seconds
         manifest["finished_utc"] = _now()
-        staged.path("manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
+        _write_json(staged.path("manifest.json"), manifest)
         final = staged.commit()
     say("done")
     return RunResult(result=result, output_dir=out_dir, outputs={p.name: p for p in final}, manifest=manifest,
                      synthetic=synthetic)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, default=_json_default))
+
+
+def _write_result(staged: StagedOutputs, result: AuditResult, manifest: dict[str, Any], *, report: bool) -> None:
+    """Stage result.json (carrying ``manifest``) and, if asked, report.html; list both in the manifest."""
+    from synth.reports import write_report
+
+    result.manifest = manifest
+    result_dict = result.to_dict()
+    _write_json(staged.path("result.json"), result_dict)
+    names = ["result.json"]
+    if report:
+        write_report(result_dict, staged.path("report.html"))
+        names.append("report.html")
+    manifest["outputs"].extend(file_entry(staged.path(n), staged.staging) for n in names)
 
 
 def _data_summary(prep: PreparedData, synthetic: pd.DataFrame) -> dict[str, Any]:
@@ -340,13 +349,7 @@ def audit(
                                       config=cfg.model_dump(mode="json") if config is not None else None,
                                       timings=timer.seconds, outputs=[], started_utc=started, finished_utc=_now(),
                                       command="audit")
-            result.manifest = manifest
-            result_dict = result.to_dict()
-            staged.path("result.json").write_text(json.dumps(result_dict, indent=2, default=_json_default))
-            from synth.reports import write_report
-
-            write_report(result_dict, staged.path("report.html"))
-            manifest["outputs"] = [file_entry(staged.path(n), staged.staging) for n in ("result.json", "report.html")]
-            staged.path("manifest.json").write_text(json.dumps(manifest, indent=2, default=_json_default))
+            _write_result(staged, result, manifest, report=True)
+            _write_json(staged.path("manifest.json"), manifest)
             staged.commit()
     return result

@@ -10,7 +10,7 @@ import pandas as pd
 
 from synth.config.model import DataConfig
 from synth.data.coerce import coerce_to_schema, validate_for_run
-from synth.data.datasets import load_dataset
+from synth.data.datasets import dataset_info
 from synth.data.infer import infer_schema
 from synth.data.load import load_table
 from synth.data.split import split_train_holdout
@@ -59,13 +59,8 @@ def load_real(data: DataConfig | None, frame: pd.DataFrame | None, base_dir: Pat
         src = resolve_source(data.source, base_dir)
         table = load_table(src, format=data.format)
         if isinstance(src, str) and src.startswith(BUILTIN_PREFIX):
-            info = load_dataset(src[len(BUILTIN_PREFIX):])[1]
-            defaults = {
-                "target": info.target,
-                "sensitive": list(info.sensitive),
-                "quasi_identifiers": list(info.quasi_identifiers),
-                "identifiers": list(info.identifiers),
-            }
+            # Roles only: the table itself was loaded above.
+            defaults = dataset_info(src[len(BUILTIN_PREFIX):]).role_arguments()
 
     def pick(key: str) -> Any:
         given = getattr(data, key) if data is not None else None
