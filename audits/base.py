@@ -12,7 +12,6 @@ Metric names are ``"<family>.<metric>"``; families are ``fidelity``, ``utility``
 
 from __future__ import annotations
 
-import math
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -22,6 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import pandas as pd
 
 from synth.schema import Schema
+from synth.stats.intervals import Interval
+from synth.stats.intervals import json_number as _num
 
 if TYPE_CHECKING:
     from synth.generators.base import Generator
@@ -35,19 +36,6 @@ def _usable_cores() -> int:
 
 
 FAMILIES = ("fidelity", "utility", "fairness", "privacy", "membership")
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A confidence interval ``[low, high]`` at ``level`` (0.95 = 95 %), and how it was made."""
-
-    low: float
-    high: float
-    method: str  # "wilson", "clopper-pearson", "bootstrap (n=200)", "normal", ...
-    level: float = 0.95
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"low": _num(self.low), "high": _num(self.high), "method": self.method, "level": self.level}
 
 
 @dataclass(frozen=True)
@@ -211,7 +199,6 @@ class AuditInputs:
     - ``generator_factory``: returns a fresh *unfitted* generator with the run's parameters,
       for audits that retrain it (shadow-model attacks); ``None`` when unavailable
       (e.g. ``synth audit`` on files).
-    - ``params``: this audit's parameters from the config (``audit.params.<name>``).
     - ``include_real_records``: the config explicitly allows raw real records in the report.
     """
 
@@ -221,13 +208,16 @@ class AuditInputs:
     schema: Schema
     seed: int = 0
     generator_factory: Callable[[], Generator] | None = None
-    params: dict[str, Any] = field(default_factory=dict)
     include_real_records: bool = False
     n_jobs: int = field(default_factory=_usable_cores)  # threads an audit may use
 
 
 class Audit(ABC):
-    """Base class of audit plugins; parameters go to the constructor (strictly checked)."""
+    """Base class of audit plugins.
+
+    Parameters (``audit.params.<name>`` in the config) go to the constructor, which checks
+    them and stores the checked values in ``self.params``; that is their only path.
+    """
 
     name: ClassVar[str]
     family: ClassVar[str]
@@ -246,10 +236,3 @@ class Audit(ABC):
     def skip(self, reason: str) -> AuditSection:
         """A section that says why the audit did not apply."""
         return AuditSection(audit=self.name, family=self.family, title=self.title, skipped=reason)
-
-
-def _num(x: Any) -> Any:
-    """JSON-safe float: NaN/inf become None."""
-    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
-        return None
-    return x

@@ -6,7 +6,6 @@ import inspect
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -86,7 +85,7 @@ def run_audits(
                 # Native thread pools (OpenMP in gradient boosting, BLAS) otherwise take every
                 # core whatever n_jobs says, and oversubscribed threads stall each other.
                 with threadpool_limits(limits=inputs.n_jobs if inputs.n_jobs > 0 else None):
-                    section = audit.run(replace(inputs, params=dict(audit.params)))
+                    section = audit.run(inputs)
             except Exception as exc:  # an audit bug must not take the whole report down
                 section = audit.skip("the audit failed; see the error")
                 section.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()

@@ -5,9 +5,9 @@ For each size n, a seeded shuffle gives disjoint ``train`` (n rows), ``synthetic
 real rows, standing in for a generator's output) and ``holdout`` (n rows, or all that
 remain when the table runs short). Three methods run on the same rows:
 
-- ``synth``: :func:`synth.audits.dcr.dcr_share` (mixed-type euclidean, equal-size share),
+- ``synth``: :func:`synth.audits.privacy.dcr.dcr_share` (mixed-type euclidean, equal-size share),
   including the encoding;
-- ``synth-sdm-def``: :func:`synth.audits.dcr.dcr_share_sdmetrics_definition` (SDMetrics'
+- ``synth-sdm-def``: :func:`synth.audits.privacy.dcr.dcr_share_sdmetrics_definition` (SDMetrics'
   own distance and rule, by exact blocked search);
 - ``sdmetrics``: ``DCROverfittingProtection.compute_breakdown`` (SDMetrics 0.32, no
   subsampling).
@@ -70,10 +70,10 @@ def worker(method: str, n: int, seed: int) -> dict:
     """Run one method once; returns seconds, memory and the share it found."""
     train, synthetic, holdout, schema = _split(n, seed)
     if method == "synth":
-        from synth.audits.dcr import dcr_share
-        from synth.audits.encoding import MixedEncoder
+        from synth.audits.privacy.dcr import dcr_share
+        from synth.neighbors.encoding import MixedEncoder
     elif method == "synth-sdm-def":
-        from synth.audits.dcr import dcr_share_sdmetrics_definition
+        from synth.audits.privacy.dcr import dcr_share_sdmetrics_definition
     else:
         from sdmetrics.single_table import DCROverfittingProtection
     before = _maxrss_mb()

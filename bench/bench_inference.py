@@ -93,7 +93,7 @@ def _evaluate(
         res, risk = ev.results(), ev.risk()
         return {"counts": [int(res.n_success), int(res.n_baseline), int(res.n_control)],
                 "risk": float(risk.value), "ci": [float(risk.ci[0]), float(risk.ci[1])]}
-    from synth.audits.inference_risk import inference_risk
+    from synth.audits.privacy.anonymeter.inference import inference_risk
 
     device = "cuda" if engine == "synth-cuda" else "cpu"
     ours = inference_risk(ori, syn, AUX, SECRET, control=control, regression=False, n_attacks=n_attacks,
@@ -110,7 +110,7 @@ def worker(engine: str, n: int, n_attacks: int, seed: int, backend: str) -> None
     n_att = len(control) if n_attacks <= 0 else min(n_attacks, len(control), len(ori))
     _evaluate(engine, ori.iloc[:50], syn.iloc[:50], control.iloc[:50], 20, seed, backend)  # compile numba code
     if engine.startswith("synth"):
-        from synth.audits.anonymeter_nearest import warm_up
+        from synth.audits.privacy.anonymeter.nearest import warm_up
 
         warm_up()
     _reset_peak()

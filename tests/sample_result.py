@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from population import make_population, population_schema
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from population import make_population, population_schema
 from synth.audits.base import AuditSection, Figure, Interval, Metric, TableBlock, ThreatModel
 from synth.generators.base import PrivacyGuarantee
 from synth.result import AuditResult, GateOutcome

@@ -11,9 +11,10 @@ import polars as pl
 import pytest
 from anonymeter.evaluators.singling_out_evaluator import _evaluate_queries, _query_from_record
 
-from synth.audits.anonymeter_frames import MISSING_LEVEL, prepare_frames
-from synth.audits.anonymeter_risks import AnonymeterAudit
 from synth.audits.base import AuditInputs
+from synth.audits.privacy.anonymeter.audit import AnonymeterAudit
+from synth.audits.privacy.anonymeter.frames import MISSING_LEVEL, prepare_frames
+from synth.audits.runner import build_audits
 from synth.errors import ConfigError, DataError
 from synth.registry import audit_class
 from synth.schema import ColumnKind, ColumnSpec, Role, Schema
@@ -233,10 +234,8 @@ def test_bad_parameters_name_the_key(params, match):
 def test_unknown_secret_names_the_key(known, schema):
     with pytest.raises(ConfigError, match="secrets: 'outcom'.*Did you mean 'outcome'"):
         _run(known, schema, known["fresh"], secrets=["outcom"])
-    inputs = AuditInputs(train=known["train"], holdout=known["holdout"], synthetic=known["fresh"], schema=schema,
-                         params={"n_atacks": 10})
     with pytest.raises(ConfigError, match="n_atacks.*Did you mean 'n_attacks'"):
-        AnonymeterAudit().run(inputs)
+        build_audits(["anonymeter"], {"anonymeter": {"n_atacks": 10}})
 
 
 def test_too_few_rows_is_skipped_with_a_reason(known, schema):

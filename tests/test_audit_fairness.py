@@ -11,7 +11,7 @@ import pytest
 from fairlearn.metrics import demographic_parity_difference, demographic_parity_ratio, equalized_odds_difference
 
 from synth.audits.base import AuditInputs
-from synth.audits.fairness import FairnessAudit, _bootstrap_parity
+from synth.audits.utility.fairness import FairnessAudit, _bootstrap_parity
 from synth.errors import ConfigError
 from synth.schema import Role
 
@@ -115,7 +115,7 @@ def test_vectorised_replicates_match_fairlearn_on_the_sample():
     boot = _bootstrap_parity(onehot, truth, preds, n_boot=3, seed=0)
     assert boot["dp_diff"].shape == (3, 2)
     # with unit weights the vectorised rates are the plain sample: compare with fairlearn
-    import synth.audits.fairness as fairness
+    import synth.audits.utility.fairness as fairness
 
     ones = np.ones((1, n))
     for pred in preds:

@@ -11,14 +11,14 @@ from scipy import stats
 from scipy.spatial.distance import cdist
 from sklearn.metrics import roc_auc_score
 
-from synth.audits.association import associations, encode, make_layout, moments
 from synth.audits.base import AuditInputs, AuditSection
-from synth.audits.column_stats import bin_column, compare_column, distance_from_counts, level_key
-from synth.audits.coverage import CoverageAudit, ball_membership
-from synth.audits.detection import DetectionAudit, weighted_auc
-from synth.audits.fidelity_columns import ColumnFidelityAudit
-from synth.audits.fidelity_pairs import PairFidelityAudit
-from synth.audits.subgroup_fidelity import SubgroupFidelityAudit
+from synth.audits.fidelity.association import associations, encode, make_layout, moments
+from synth.audits.fidelity.column_stats import bin_column, compare_column, distance_from_counts, level_key
+from synth.audits.fidelity.columns import ColumnFidelityAudit
+from synth.audits.fidelity.coverage import CoverageAudit, ball_membership
+from synth.audits.fidelity.detection import DetectionAudit, weighted_auc
+from synth.audits.fidelity.pairs import PairFidelityAudit
+from synth.audits.fidelity.subgroups import SubgroupFidelityAudit
 from synth.errors import ConfigError
 from synth.registry import audit_class
 from synth.schema import ColumnKind, ColumnSpec, Schema

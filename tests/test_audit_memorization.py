@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 
 from synth.audits.base import AuditInputs
-from synth.audits.dcr import count_within, dcr_share, dcr_share_from_distances, nndr
-from synth.audits.encoding import MixedEncoder
-from synth.audits.exact_copies import match_counts, row_hashes, subset_hit_probability
-from synth.audits.memorization import MemorizationAudit
-from synth.audits.vulnerability import exposure_ratios, vulnerability_ranking
+from synth.audits.privacy.dcr import count_within, dcr_share, dcr_share_from_distances, nndr
+from synth.audits.privacy.exact_copies import match_counts, row_hashes, subset_hit_probability
+from synth.audits.privacy.exposure import exposure_ranking, exposure_ratios
+from synth.audits.privacy.memorization import MemorizationAudit
+from synth.audits.runner import build_audits, run_audits
 from synth.errors import ConfigError, DataError
+from synth.neighbors.encoding import MixedEncoder
 from synth.schema import ColumnKind, ColumnSpec, Schema
 
 
@@ -241,12 +242,12 @@ def test_nndr_and_exposure_conventions():
     assert exposure_ratios(np.array([0.0, 0.0, 1.0, 2.0]), np.array([0.0, 1.0, 0.0, 4.0])).tolist() == [1.0, 0.0, np.inf, 0.5]
 
 
-def test_vulnerability_ranking_on_arrays(known, schema):
+def test_exposure_ranking_on_arrays(known, schema):
     train = known["train"]
     enc = MixedEncoder(schema).fit(train)
     t = enc.transform(train)
     s = enc.transform(known["noisy"].iloc[[7, 400]])
-    r = vulnerability_ranking(t, s, train.index, top_n=2)
+    r = exposure_ranking(t, s, train.index, top_n=2)
     assert sorted(r.labels) == sorted([train.index[7], train.index[400]])
     assert np.all(r.ratios < 0.1)
     assert r.to_frame().columns.tolist() == ["row", "ratio", "distance_to_closest_synthetic",
@@ -265,13 +266,13 @@ def test_parameters_are_checked():
         MemorizationAudit(n_boot=2.5)
 
 
-def test_config_params_override_and_unknown_key(known, schema):
-    base = dict(train=known["train"].iloc[:200], holdout=known["holdout"].iloc[:100], synthetic=known["fresh"].iloc[:200],
-                schema=schema)
-    s = MemorizationAudit().run(AuditInputs(**base, params={"top_n": 3, "n_boot": 20}))
-    assert len(s.tables[0].rows) == 3
+def test_config_params_reach_the_audit_and_unknown_key_is_an_error(known, schema):
+    inputs = AuditInputs(train=known["train"].iloc[:200], holdout=known["holdout"].iloc[:100],
+                         synthetic=known["fresh"].iloc[:200], schema=schema)
+    (audit,) = build_audits(["memorization"], {"memorization": {"top_n": 3, "n_boot": 20}})
+    assert len(run_audits([audit], inputs)[0].tables[0].rows) == 3
     with pytest.raises(ConfigError, match="Did you mean 'top_n'"):
-        MemorizationAudit().run(AuditInputs(**base, params={"topn": 3}))
+        build_audits(["memorization"], {"memorization": {"topn": 3}})
 
 
 def test_missing_column_is_a_data_error(known, schema):

@@ -11,8 +11,8 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from synth.audits.base import AuditInputs
-from synth.audits.downstream_models import Task, auprc, auroc, detect_task, label_key, r2
-from synth.audits.utility import UtilityAudit
+from synth.audits.utility.downstream_models import Task, auprc, auroc, detect_task, label_key, r2
+from synth.audits.utility.tstr import UtilityAudit
 from synth.errors import ConfigError, DataError
 from synth.schema import Role
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from population import make_population
 from typer.testing import CliRunner
 
-from population import make_population
 from synth.cli.main import app
 
 runner = CliRunner()

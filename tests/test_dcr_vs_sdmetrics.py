@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synth.audits.dcr import dcr_share, dcr_share_sdmetrics_definition, sdmetrics_dcr
-from synth.audits.encoding import MixedEncoder
+from synth.audits.privacy.dcr import dcr_share, dcr_share_sdmetrics_definition, sdmetrics_dcr
+from synth.neighbors.encoding import MixedEncoder
 from synth.schema import ColumnKind, ColumnSpec, Schema
 
 sdmetrics = pytest.importorskip("sdmetrics")

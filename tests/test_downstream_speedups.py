@@ -16,7 +16,7 @@ from fairlearn.metrics import (
     true_positive_rate,
 )
 
-from synth.audits.downstream_models import (
+from synth.audits.utility.downstream_models import (
     ResampledMetrics,
     Task,
     auprc,
@@ -34,7 +34,7 @@ from synth.audits.downstream_models import (
     resample_weights,
     resamples,
 )
-from synth.audits.fairness import _cells, _group_rows
+from synth.audits.utility.fairness import _cells, _group_rows
 
 
 @pytest.mark.parametrize("series", [

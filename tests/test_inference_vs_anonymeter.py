@@ -17,16 +17,16 @@ from anonymeter.evaluators.inference_evaluator import evaluate_inference_guesses
 from anonymeter.neighbors.mixed_types_kneighbors import MixedTypeKNeighbors, _nearest_neighbors
 from anonymeter.preprocessing.transformations import mixed_types_transform
 
-from synth.audits import anonymeter_nearest
-from synth.audits.anonymeter_frames import prepare_frames
-from synth.audits.anonymeter_nearest import (
+from synth.audits.privacy.anonymeter import nearest as anonymeter_nearest
+from synth.audits.privacy.anonymeter.frames import prepare_frames
+from synth.audits.privacy.anonymeter.inference import guess_is_correct, inference_risk
+from synth.audits.privacy.anonymeter.nearest import (
     argsort_first,
     encode_like_anonymeter,
     index_dims,
     nearest_encoded,
     nearest_like_anonymeter,
 )
-from synth.audits.inference_risk import guess_is_correct, inference_risk
 from synth.errors import DataError
 
 BACKENDS = ("index", "numba", "torch")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from synth.audits.intervals import bootstrap, clopper_pearson, mean_normal, wilson
+from synth.stats.intervals import bootstrap, clopper_pearson, mean_normal, wilson
 
 
 def test_wilson_known_value_and_edges():

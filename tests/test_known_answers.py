@@ -84,9 +84,10 @@ def test_audit_without_holdout_cannot_pass(known):
 def test_real_records_reach_the_report_only_when_the_config_asks(known):
     from dataclasses import replace
 
-    from synth.audits.base import AuditInputs
-    from synth.audits.memorization import MemorizationAudit
     from population import population_schema
+
+    from synth.audits.base import AuditInputs
+    from synth.audits.privacy.memorization import MemorizationAudit
 
     inputs = AuditInputs(train=known["train"], holdout=known["holdout"], synthetic=known["copy"],
                          schema=population_schema())

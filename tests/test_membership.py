@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from synth.audits import AuditInputs
-from synth.audits.encoding import MixedEncoder
 from synth.audits.membership import MembershipAudit
 from synth.errors import ConfigError, DataError
 from synth.generators.base import Generator
+from synth.neighbors.encoding import MixedEncoder
 
 PER_ATTACK = ("auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "advantage", "epsilon_lower_bound")
 

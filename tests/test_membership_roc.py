@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from synth.audits.intervals import clopper_pearson
-from synth.audits.membership import roc
+from synth.stats import roc
+from synth.stats.intervals import clopper_pearson
 
 
 def _separated(n: int = 500) -> tuple[np.ndarray, np.ndarray]:

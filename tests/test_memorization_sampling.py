@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from synth.audits.base import AuditInputs
-from synth.audits.memorization import MemorizationAudit
+from synth.audits.privacy.memorization import MemorizationAudit
 from synth.errors import ConfigError
 
 DISTANCE_METRICS = ("privacy.dcr_share", "privacy.dcr_baseline_ratio", "privacy.nndr_ratio", "privacy.nnaa",
@@ -108,7 +108,7 @@ def test_max_query_rows_is_checked():
 
 
 def test_query_rows_sample_without_replacement():
-    from synth.audits.memorization import _query_rows
+    from synth.audits.privacy.memorization import _query_rows
 
     rng = np.random.default_rng(0)
     rows = _query_rows(1000, 300, rng)

@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-
 from mimic_fixture import FIRST_SUBJECT_ID, MARKER_EXPECTED, MARKER_STAY_ID, write_mimic_iv_fixture
+
 from synth.data.mimic_iv import COHORT_COLUMNS, MIMIC_IV_COHORT_INFO, cohort_schema, extract_mimic_iv_cohort
 from synth.errors import DataError
 from synth.schema import ColumnKind, Role

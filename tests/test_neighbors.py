@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.spatial import cKDTree
 
-from synth.audits.neighbors import _float32_products_are_ieee, nearest, nearest_distance, nearest_other
+from synth.neighbors.search import _float32_products_are_ieee, nearest, nearest_distance, nearest_other
 
 P = {"euclidean": 2, "cityblock": 1}
 

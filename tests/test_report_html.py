@@ -13,8 +13,8 @@ from sample_result import HOSTILE, sample_result
 
 from synth.errors import DataError
 from synth.reports import render_html, write_report
-from synth.reports.html import soft_breaks
 from synth.reports.figures import figure_svg
+from synth.reports.html import soft_breaks
 from synth.reports.numbers import format_number
 from synth.reports.view import trusted_svg
 

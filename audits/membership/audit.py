@@ -6,13 +6,13 @@ random into two disjoint halves:
 
 - the *reference* sample: the attacker's own sample of the population. It calibrates the
   distance attack, gives DOMIAS its population density, feeds the shadow generators, and
-  fits the mixed-type encoder (:class:`~synth.audits.encoding.MixedEncoder`), since the
+  fits the mixed-type encoder (:class:`~synth.neighbors.encoding.MixedEncoder`), since the
   scaling of columns is attacker-side knowledge; the training data is never used for it;
 - the *non-members* evaluated against an equal number of members drawn at random from the
   training data (at most ``max_eval_rows`` per side).
 
 Each attack gives every evaluation record a score (higher = "member"), and
-:mod:`synth.audits.membership.roc` turns scores into AUC, TPR at 1 % and 0.1 % FPR,
+:mod:`synth.stats.roc` turns scores into AUC, TPR at 1 % and 0.1 % FPR,
 advantage and an empirical epsilon lower bound, each with an interval. The headline
 ``membership.auc`` is the strongest attack's AUC (by point value).
 """
@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock, ThreatModel
-from synth.audits.encoding import MixedEncoder
-from synth.audits.membership import distance_attack, domias, roc, shadow_attack
+from synth.audits.membership import distance_attack, domias, shadow_attack
 from synth.audits.param_checks import check_int
 from synth.errors import ConfigError, DataError, did_you_mean
+from synth.neighbors.encoding import MixedEncoder
+from synth.stats import roc
 
 ATTACKS: tuple[str, ...] = ("distance", "domias", "shadow")
 LEVEL = 0.95

@@ -8,7 +8,7 @@ model of the population; here the attacker's reference sample plays that model:
     score(x) = -(log(d(x, synthetic) + EPS) - log(d(x, reference) + EPS))
 
 with ``d`` the distance to the closest row under the documented mixed-type encoding
-(:mod:`synth.audits.encoding`, exact search by :func:`synth.audits.neighbors.nearest`).
+(:mod:`synth.neighbors.encoding`, exact search by :func:`synth.neighbors.search.nearest`).
 Higher score = closer to the synthetic data than the population explains = "member".
 Evaluation records are never in the reference sample, so no self-match needs excluding.
 
@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from synth.audits.base import ThreatModel
-from synth.audits.neighbors import nearest_distance
+from synth.neighbors.search import nearest_distance
 
 EPS = 1e-6
 

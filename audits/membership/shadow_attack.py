@@ -55,8 +55,8 @@ import pandas as pd
 from sklearn.ensemble import RandomForestClassifier
 
 from synth.audits.base import ThreatModel
-from synth.audits.encoding import MixedEncoder
-from synth.audits.neighbors import nearest, nearest_distance
+from synth.neighbors.encoding import MixedEncoder
+from synth.neighbors.search import nearest, nearest_distance
 from synth.schema import Schema
 
 if TYPE_CHECKING:

@@ -1,7 +1,7 @@
 """Distance-to-closest-record (DCR) metrics, as plain functions on encoded arrays.
 
-All distances come from :func:`synth.audits.neighbors.nearest` (exact, blocked) on rows
-encoded by :class:`synth.audits.encoding.MixedEncoder` fitted on the training data.
+All distances come from :func:`synth.neighbors.search.nearest` (exact, blocked) on rows
+encoded by :class:`synth.neighbors.encoding.MixedEncoder` fitted on the training data.
 The reference side is never subsampled: every query row given is compared with every
 training and every holdout row. The functions take whatever query rows they are given --
 all synthetic rows, or (the memorisation audit above ``max_query_rows``) a uniform random
@@ -56,9 +56,9 @@ import pandas as pd
 from scipy import stats
 
 from synth.audits.base import Interval
-from synth.audits.intervals import bootstrap, wilson
-from synth.audits.neighbors import Metric, nearest
+from synth.neighbors.search import Metric, nearest
 from synth.schema import ColumnKind, Schema
+from synth.stats.intervals import bootstrap, wilson
 
 # Two distances this close are a tie. The encoder stores rows as float32, so distances
 # that are equal in the data (an age one year off, on either side) come out different
@@ -248,12 +248,19 @@ def dcr_share(
     level: float = 0.95,
     block_queries: int = 2048,
     block_reference: int = 16384,
+    closest: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DCRShare:
     """Equal-size DCR share of encoded ``synthetic`` (n_s, d) against ``train`` (n_T, d)
-    and ``holdout`` (n_H, d); see the module docstring."""
+    and ``holdout`` (n_H, d); see the module docstring.
+
+    ``closest``: the synthetic rows' closest distances to training and to holdout, each
+    (n_s,), when the caller has searched already (the memorisation audit shares its
+    searches between metrics); otherwise they are searched here.
+    """
     kw = dict(metric=metric, block_queries=block_queries, block_reference=block_reference)
-    d_t = nearest(synthetic, train, 1, **kw)[0][:, 0]
-    d_h = nearest(synthetic, holdout, 1, **kw)[0][:, 0]
+    if closest is None:
+        closest = (nearest(synthetic, train, 1, **kw)[0][:, 0], nearest(synthetic, holdout, 1, **kw)[0][:, 0])
+    d_t, d_h = closest
     frac = tie_train_fraction(synthetic, train, holdout, d_t, d_h, **kw)
     return dcr_share_from_distances(d_t, d_h, len(train), len(holdout), tie_train_fraction=frac, level=level)
 

@@ -1,6 +1,6 @@
 """Coverage: does the synthetic data fill the real data's support, and only it?
 
-Rows are embedded with :class:`~synth.audits.encoding.MixedEncoder` fitted on the real
+Rows are embedded with :class:`~synth.neighbors.encoding.MixedEncoder` fitted on the real
 training rows (the documented mixed-type distance). Each real row gets a ball whose
 radius is the distance to its ``k``-th nearest other real row; each synthetic row a ball
 from its ``k``-th nearest other synthetic row. Then (all in [0, 1] except density):
@@ -38,13 +38,13 @@ import pandas as pd
 import torch
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Metric, TableBlock
-from synth.audits.bootstrap_replicates import percentile_interval, resampled_means
-from synth.audits.column_stats import compared_columns
-from synth.audits.encoding import MixedEncoder
-from synth.audits.intervals import wilson
-from synth.audits.neighbors import nearest
+from synth.audits.fidelity.column_stats import compared_columns
 from synth.audits.param_checks import check_int
+from synth.neighbors.encoding import MixedEncoder
+from synth.neighbors.search import nearest
 from synth.schema import ColumnKind
+from synth.stats.bootstrap import resampled_means
+from synth.stats.intervals import percentile_interval, wilson
 
 # Ball membership is tested as d^2 <= r^2 * (1 + _REL_TOL) + _ABS_TOL: the k-th neighbour that
 # defines a radius (and an exact duplicate at radius 0) must count as inside although its
@@ -132,7 +132,7 @@ class CoverageAudit(Audit):
         for key, value in main.values().items():
             per_row = getattr(main, key)
             if key == "density":
-                ci = percentile_interval(resampled_means(per_row, self.n_boot, rng), self.n_boot)
+                ci = percentile_interval(resampled_means(per_row, self.n_boot, rng), f"bootstrap (n={self.n_boot})")
             else:
                 ci = wilson(int(per_row.sum()), per_row.size)
             section.metrics.append(

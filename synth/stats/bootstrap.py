@@ -1,9 +1,9 @@
 """Percentile intervals from bootstrap replicates computed in bulk.
 
-:func:`synth.audits.intervals.bootstrap` calls a statistic once per resample. The fidelity
+:func:`synth.stats.intervals.bootstrap` calls a statistic once per resample. The fidelity
 audits instead compute all replicates at once (vectorised over resamples), so they need
-the two halves separately: index draws in bounded chunks, and the percentile interval of
-an array of replicates.
+index draws in bounded chunks and vectorised resampled means; the interval of the
+replicates is :func:`synth.stats.intervals.percentile_interval`.
 """
 
 from __future__ import annotations
@@ -12,16 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from synth.audits import intervals
-from synth.audits.base import Interval
-
-
-def percentile_interval(replicates: np.ndarray, n_boot: int, level: float = 0.95) -> Interval:
-    """Percentile interval of ``replicates`` (shape (n_boot,)); non-finite replicates are ignored.
-
-    Returns an interval of NaNs when no replicate is finite (the report shows "n/a").
-    """
-    return intervals.percentile_interval(replicates, f"bootstrap (n={n_boot})", level)
+from synth.stats.intervals import Interval
 
 
 def paired_index_chunks(

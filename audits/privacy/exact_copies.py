@@ -29,8 +29,8 @@ import pandas as pd
 from scipy.special import gammaln
 
 from synth.audits.base import Interval
-from synth.audits.intervals import mean_normal, wilson
 from synth.schema import ColumnKind, Schema
+from synth.stats.intervals import mean_normal, wilson
 
 
 def _canonical_frame(frame: pd.DataFrame, schema: Schema, columns: list[str]) -> pd.DataFrame:

@@ -49,7 +49,8 @@ from fairlearn.metrics import (
 )
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock
-from synth.audits.downstream_models import (
+from synth.audits.param_checks import check_int
+from synth.audits.utility.downstream_models import (
     FEW_VALUES,
     MISSING_LEVEL,
     NoTaskError,
@@ -63,14 +64,12 @@ from synth.audits.downstream_models import (
     fit_models,
     format_estimate,
     label_keys,
-    percentile_interval,
     predict_scores,
     resamples,
 )
-from synth.audits.param_checks import check_int
-
 from synth.errors import ConfigError
 from synth.schema import ColumnSpec, Schema
+from synth.stats.intervals import percentile_interval
 
 _KEY = "audit.params.fairness"
 _CHUNK = 64  # bootstrap replicates per weight matrix: bounds memory at 64 x n_rows floats
@@ -559,7 +558,7 @@ def _onehot(labels: np.ndarray, groups: list[str]) -> np.ndarray:
 
 def _weight_chunks(n_items: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
     """Bootstrap resamples as ``(chunk, n_items)`` multiplicity matrices (same resamples as
-    :func:`~synth.audits.downstream_models.resamples` with the same seed)."""
+    :func:`~synth.audits.utility.downstream_models.resamples` with the same seed)."""
     rows = []
     for idx in resamples(n_items, n_boot, seed):
         rows.append(np.bincount(idx, minlength=n_items).astype(float))

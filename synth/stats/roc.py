@@ -38,8 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from synth.audits.base import Interval
-from synth.audits.intervals import bootstrap, clopper_pearson
+from synth.stats.intervals import Interval, bootstrap, clopper_pearson
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Utility audit: train on synthetic, test on real (TSTR) against train on real (TRTR).
 
-Each downstream model (see :mod:`synth.audits.downstream_models`) is fitted twice, once on
+Each downstream model (see :mod:`synth.audits.utility.downstream_models`) is fitted twice, once on
 the real training rows and once on the synthetic rows, and both fits are scored on the
 real holdout, which neither the generator nor the models saw. The gap ``TRTR - TSTR`` is
 how much predictive value is lost by training on synthetic instead of real data.
@@ -31,7 +31,8 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import roc_curve
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock
-from synth.audits.downstream_models import (
+from synth.audits.param_checks import check_int
+from synth.audits.utility.downstream_models import (
     FittedModel,
     NoTaskError,
     ResampledMetrics,
@@ -47,14 +48,11 @@ from synth.audits.downstream_models import (
     fit_models,
     format_estimate,
     mae,
-    percentile_interval,
     predict_scores,
     r2,
     resample_weights,
 )
-from synth.audits.param_checks import check_int
-
-from synth.errors import ConfigError
+from synth.stats.intervals import percentile_interval
 
 _KEY = "audit.params.utility"
 _MAX_ROC_POINTS = 201

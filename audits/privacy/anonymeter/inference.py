@@ -25,7 +25,7 @@ this module computes the *same* numbers faster. The definition, read from its so
   counts into Wilson success rates and the residual risk ``(attack - control) / (1 - control)``
   with its propagated error.
 
-The nearest synthetic row is found by :mod:`synth.audits.anonymeter_nearest`: a k-d tree
+The nearest synthetic row is found by :mod:`synth.audits.privacy.anonymeter.nearest`: a k-d tree
 proposes the nearest rows where the attacker's columns embed in few dimensions (a linear
 scan otherwise), the proposals are re-scored with anonymeter's own float64 arithmetic, and
 wherever tied rows carry different secrets the tie goes where anonymeter's numba quicksort
@@ -46,7 +46,7 @@ import pandas as pd
 import torch
 from anonymeter.stats.confidence import EvaluationResults, PrivacyRisk
 
-from synth.audits.anonymeter_nearest import Backend, nearest_like_anonymeter
+from synth.audits.privacy.anonymeter.nearest import Backend, nearest_like_anonymeter
 from synth.errors import DataError, did_you_mean
 
 # anonymeter's relative tolerance for a numeric (regression) guess.
@@ -127,7 +127,7 @@ def inference_risk(
         tolerance: relative tolerance of a numeric guess.
         confidence_level: level of the Wilson intervals.
         backend / device: how nearest rows are searched (see
-            :func:`~synth.audits.anonymeter_nearest.nearest_like_anonymeter`): ``"auto"`` is
+            :func:`~synth.audits.privacy.anonymeter.nearest.nearest_like_anonymeter`): ``"auto"`` is
             the k-d tree for a few auxiliary dimensions and the numba scan otherwise on CPU,
             torch blocks on a CUDA ``device``; every backend gives the same guesses.
         n_jobs: threads for the search (``None``: the libraries' defaults).

@@ -4,7 +4,7 @@ A generator can match the overall distributions while getting a minority group w
 (the overall numbers are dominated by the majority). For each sensitive attribute
 (``schema.sensitive``, categorical or boolean) and each of its levels with at least
 ``min_rows`` real training rows, the column distances of
-:mod:`synth.audits.column_stats` (KS for numeric, TVD for categorical columns) are
+:mod:`synth.audits.fidelity.column_stats` (KS for numeric, TVD for categorical columns) are
 recomputed between the real and the synthetic rows of that subgroup, leaving out the
 attribute itself (constant within the subgroup).
 
@@ -13,7 +13,7 @@ Headline: ``fidelity.subgroup_worst_marginal_score``, the lowest subgroup margin
 synthetic data does not contain at all scores 0: none of its marginals is reproduced.
 Interval: rows resampled within every subgroup of both tables, the worst subgroup taken
 in each replicate, replicates recentred on the estimate (see
-:func:`~synth.audits.bootstrap_replicates.recentred_interval`). Small subgroups score
+:func:`~synth.stats.bootstrap.recentred_interval`). Small subgroups score
 lower by sampling noise alone; the holdout's score per subgroup (its noise floor) is
 listed beside each to tell noise from a real gap.
 """
@@ -25,8 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Metric, TableBlock
-from synth.audits.bootstrap_replicates import recentred_interval
-from synth.audits.column_stats import (
+from synth.audits.fidelity.column_stats import (
     MarginalSummary,
     bin_table,
     bootstrap_distances,
@@ -37,6 +36,7 @@ from synth.audits.column_stats import (
 )
 from synth.audits.param_checks import check_int
 from synth.schema import ColumnKind
+from synth.stats.bootstrap import recentred_interval
 
 
 @dataclass(frozen=True)

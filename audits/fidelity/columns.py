@@ -1,13 +1,13 @@
 """Column-wise fidelity: does each synthetic column have the real column's distribution?
 
-Per modelled column present in both tables (definitions in :mod:`synth.audits.column_stats`):
+Per modelled column present in both tables (definitions in :mod:`synth.audits.fidelity.column_stats`):
 KS statistic and range-scaled Wasserstein-1 distance for numeric, integer and datetime
 columns, total variation distance for categorical and boolean columns, and the
 missing-rate difference for all.
 
 Headline metrics, each with a bootstrap interval (rows of both tables resampled, the
 same resample for every column of a replicate; the replicates are recentred on the
-estimate, see :func:`~synth.audits.bootstrap_replicates.recentred_interval`):
+estimate, see :func:`~synth.stats.bootstrap.recentred_interval`):
 
 - ``fidelity.ks_mean``: mean KS over numeric columns (lower is better);
 - ``fidelity.tvd_mean``: mean TVD over categorical columns (lower is better);
@@ -25,8 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Metric, TableBlock
-from synth.audits.bootstrap_replicates import recentred_interval
-from synth.audits.column_stats import (
+from synth.audits.fidelity.column_stats import (
     BinnedColumn,
     ColumnDistance,
     MarginalSummary,
@@ -36,9 +35,10 @@ from synth.audits.column_stats import (
     compared_columns,
     summarise,
 )
-from synth.audits.marginal_figures import bars_figure, histogram_figure
+from synth.audits.fidelity.marginal_figures import bars_figure, histogram_figure
 from synth.audits.param_checks import check_int
 from synth.schema import ColumnKind
+from synth.stats.bootstrap import recentred_interval
 
 _HEADLINES = {
     "ks_mean": ("fidelity.ks_mean", "lower", 0.0),

@@ -5,22 +5,22 @@ population that the generator never saw -- so what an independent sample of the
 population would show anyway is not mistaken for leakage:
 
 - ``privacy.exact_copy_rate`` / ``privacy.exact_copy_rate_holdout``: synthetic rows
-  identical to a training / holdout row (see :mod:`synth.audits.exact_copies`);
+  identical to a training / holdout row (see :mod:`synth.audits.privacy.exact_copies`);
 - ``privacy.exact_copy_excess``: copies of training beyond what an equal-size
   independent sample yields (default gate ``privacy.exact_copy_excess.lower_ci <= 0``);
 - ``privacy.dcr_share``: equal-size share of synthetic rows closer to training than to
-  holdout (see :mod:`synth.audits.dcr`; default gate ``privacy.dcr_share.upper_ci <= 0.6``);
+  holdout (see :mod:`synth.audits.privacy.dcr`; default gate ``privacy.dcr_share.upper_ci <= 0.6``);
 - ``privacy.dcr_baseline_ratio``: median closest-record distance of synthetic rows to
   training over that of holdout rows to training;
 - ``privacy.nndr_ratio``: the same for the nearest-neighbour distance ratio d1/d2;
 - ``privacy.nnaa`` and ``privacy.nnaa_privacy_loss``: nearest-neighbour adversarial
   accuracy (Yale et al. 2020) against training and against holdout, and their gap;
 - a per-record exposure ranking of training rows (by row index only), see
-  :mod:`synth.audits.vulnerability`.
+  :mod:`synth.audits.privacy.exposure`.
 
-Distances use the documented mixed-type encoding (:mod:`synth.audits.encoding`) fitted on
+Distances use the documented mixed-type encoding (:mod:`synth.neighbors.encoding`) fitted on
 the training data, and exact blocked nearest-neighbour search
-(:mod:`synth.audits.neighbors`); each of the eight searches is run once and shared by
+(:mod:`synth.neighbors.search`); each of the eight searches is run once and shared by
 the metrics that need it: synthetic queries against training (two nearest: DCR share,
 baseline ratio, NNDR, NNAA), holdout and synthetic; holdout queries against training (two
 nearest), synthetic and holdout; training queries against synthetic and training (NNAA
@@ -47,27 +47,27 @@ bench/bench_full_audit.py for timings).
 from __future__ import annotations
 
 import math
-import time
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Metric, TableBlock, ThreatModel
-from synth.audits.dcr import (
+from synth.audits.param_checks import check_int
+from synth.audits.privacy.dcr import (
+    DCRShare,
     adversarial_accuracy,
     dcr_baseline_ratio,
-    dcr_share_from_distances,
-    nndr_ratio,
+    dcr_share,
     nnaa_privacy_loss,
-    tie_train_fraction,
+    nndr_ratio,
 )
-from synth.audits.encoding import MixedEncoder
-from synth.audits.exact_copies import exact_copies
-from synth.audits.neighbors import nearest, nearest_other
-from synth.audits.param_checks import check_int
-from synth.audits.vulnerability import VulnerabilityRanking, rank_from_distances
+from synth.audits.privacy.exact_copies import ExactCopies, exact_copies
+from synth.audits.privacy.exposure import ExposureRanking, exposure_ranking
 from synth.errors import ConfigError, DataError, did_you_mean
+from synth.neighbors.encoding import MixedEncoder
+from synth.neighbors.search import nearest, nearest_other
 
 _METRICS = ("euclidean", "cityblock", "mean_abs")
 
@@ -110,7 +110,7 @@ class MemorizationAudit(Audit):
 
     Args:
         metric: distance on the encoded rows: ``"euclidean"`` (default), ``"cityblock"`` or
-            ``"mean_abs"`` (see :func:`synth.audits.neighbors.nearest`).
+            ``"mean_abs"`` (see :func:`synth.neighbors.search.nearest`).
         top_n: how many most-exposed training records the ranking table lists (by row index).
         n_boot: bootstrap replicates for the ratio and NNAA intervals.
         bins: histogram bins of the distance figure.
@@ -118,7 +118,7 @@ class MemorizationAudit(Audit):
             distance metrics (a seeded random sample when a table is larger; each query is
             still compared with every reference row). See the module docstring.
         block_queries / block_reference: upper bounds on the tile sizes of the
-            nearest-neighbour search (see :func:`synth.audits.neighbors.nearest`).
+            nearest-neighbour search (see :func:`synth.neighbors.search.nearest`).
     """
 
     name: ClassVar[str] = "memorization"
@@ -133,10 +133,6 @@ class MemorizationAudit(Audit):
         "privacy.nndr_ratio",
         "privacy.nnaa",
         "privacy.nnaa_privacy_loss",
-    )
-    default_gates: ClassVar[tuple[str, ...]] = (
-        "privacy.exact_copy_excess.lower_ci <= 0",
-        "privacy.dcr_share.upper_ci <= 0.6",
     )
 
     def __init__(
@@ -166,39 +162,9 @@ class MemorizationAudit(Audit):
             block_reference=check_int(self.name, "block_reference", block_reference, 1),
         )
 
-    def _effective(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        """Constructor parameters, overridden by ``inputs.params`` (checked the same way)."""
-        if not overrides:
-            return dict(self.params)
-        known = list(self.params)
-        for key in overrides:
-            if key not in known:
-                raise ConfigError(
-                    f"audit.params.memorization: unknown parameter '{key}'." + did_you_mean(key, known)
-                    + f" Known parameters: {', '.join(known)}."
-                )
-        return dict(type(self)(**{**self.params, **overrides}).params)
-
-    # -- input checks -------------------------------------------------------------
-    @staticmethod
-    def _columns(inputs: AuditInputs) -> list[str]:
-        columns = inputs.schema.modelled().names
-        for label, frame in (("training", inputs.train), ("holdout", inputs.holdout), ("synthetic", inputs.synthetic)):
-            for name in columns:
-                if name not in frame.columns:
-                    raise DataError(
-                        f"The {label} data has no column '{name}', which the schema models."
-                        + did_you_mean(name, [str(c) for c in frame.columns])
-                        + f" Give the {label} table the same modelled columns as the training data"
-                        " (or drop the column from the schema)."
-                    )
-        return columns
-
-    # -- the audit ----------------------------------------------------------------
     def run(self, inputs: AuditInputs) -> AuditSection:
-        start = time.perf_counter()
-        p = self._effective(inputs.params)
-        columns = self._columns(inputs)
+        p = self.params
+        columns = _modelled_columns(inputs)
         n_t, n_h, n_s = len(inputs.train), len(inputs.holdout), len(inputs.synthetic)
         if not columns:
             return self.skip("The schema models no columns, so there is nothing to compare.")
@@ -207,225 +173,295 @@ class MemorizationAudit(Audit):
                 f"Needs at least 2 rows in each of training ({n_t}), holdout ({n_h}) and synthetic "
                 f"({n_s}) data; memorisation is judged against a holdout of real rows."
             )
-
         copies = exact_copies(inputs.synthetic, inputs.train, inputs.holdout, inputs.schema, columns)
-
         encoder = MixedEncoder(inputs.schema, columns).fit(inputs.train)
-        T = encoder.transform(inputs.train)
-        H = encoder.transform(inputs.holdout)
-        S = encoder.transform(inputs.synthetic)
-        kw = dict(metric=p["metric"], block_queries=p["block_queries"], block_reference=p["block_reference"])
+        d = _search(encoder, inputs, p, np.random.default_rng([int(inputs.seed), 0x6D656D]))
         seed = int(inputs.seed)
-        rng = np.random.default_rng([seed, 0x6D656D])
-        s_rows, t_rows, h_rows = (_query_rows(n, p["max_query_rows"], rng) for n in (n_s, n_t, n_h))
-        S_q, T_q, H_q = S[s_rows], T[t_rows], H[h_rows]
-        d_st = nearest(S_q, T, 2, **kw)[0]  # closest and second closest training rows
-        d_sh = nearest(S_q, H, 1, **kw)[0][:, 0]
-        d_ht = nearest(H_q, T, 2, **kw)[0]
-        d_ts = nearest(T_q, S, 1, **kw)[0][:, 0]
-        d_tt = nearest_other(T, t_rows, 1, **kw)[0][:, 0]
-        d_ss = nearest_other(S, s_rows, 1, **kw)[0][:, 0]
-        d_hs = nearest(H_q, S, 1, **kw)[0][:, 0]
-        d_hh = nearest_other(H, h_rows, 1, **kw)[0][:, 0]
-
-        share = dcr_share_from_distances(
-            d_st[:, 0], d_sh, n_t, n_h,
-            tie_train_fraction=tie_train_fraction(S_q, T, H, d_st[:, 0], d_sh, **kw),
-        )
-        base_value, base_ci = dcr_baseline_ratio(d_st[:, 0], d_ht[:, 0], n_boot=p["n_boot"], seed=seed)
-        nndr_value, nndr_ci, nndr_syn, nndr_hold = nndr_ratio(d_st, d_ht, n_boot=p["n_boot"], seed=seed)
-        aa_t = adversarial_accuracy(d_ts, d_tt, d_st[:, 0], d_ss)
-        aa_h = adversarial_accuracy(d_hs, d_hh, d_sh, d_ss)
-        loss, loss_ci, aa_t_ci, aa_h_ci = nnaa_privacy_loss(aa_t, aa_h, n_boot=p["n_boot"], seed=seed)
-        ranking = rank_from_distances(inputs.train.index[t_rows], d_ts, d_tt, p["top_n"])
-
-        sizes = {"n_synthetic": n_s, "n_train": n_t, "n_holdout": n_h}
-        full = {"synthetic": n_s, "train": n_t, "holdout": n_h}
-        used = {"synthetic": len(s_rows), "train": len(t_rows), "holdout": len(h_rows)}
-
-        def sampling(queries: tuple[str, ...], references: tuple[str, ...]) -> dict[str, Any]:
-            return {
-                "n_query": {r: used[r] for r in queries},
-                "n_reference": {r: full[r] for r in references},
-                "queries_sampled": any(used[r] < full[r] for r in queries),
-            }
-
-        hashed = {"n_query": {"synthetic": n_s}, "n_reference": {"train": n_t, "holdout": n_h}, "queries_sampled": False}
+        share = dcr_share(d.S_q, d.T, d.H, closest=(d.st[:, 0], d.sh), **d.search_kw)
+        ranking = exposure_ranking(d.T, d.S, inputs.train.index, rows=d.rows["train"], top_n=p["top_n"],
+                                   closest=(d.ts, d.tt))
         metrics = [
-            Metric(
-                name="privacy.exact_copy_rate",
-                value=copies.rate_train,
-                ci=copies.rate_train_ci,
-                better="lower",
-                ideal=0.0,
-                threat_model=COPY_THREAT,
-                passing=(
-                    "Few synthetic rows equal a training row on every modelled column; read it next to "
-                    "privacy.exact_copy_rate_holdout, what an independent sample would match anyway."
-                ),
-                details={
-                    **sizes,
-                    **hashed,
-                    "synthetic_rows_copying_train": copies.copies_of_train,
-                    "train_rows_reproduced": copies.train_rows_reproduced,
-                },
-            ),
-            Metric(
-                name="privacy.exact_copy_rate_holdout",
-                value=copies.rate_holdout,
-                ci=copies.rate_holdout_ci,
-                better="lower",
-                threat_model=COPY_THREAT,
-                passing=(
-                    "The baseline: how many synthetic rows equal a row of the holdout, real records the "
-                    "generator never saw (natural duplicates in the population)."
-                ),
-                details={
-                    **sizes,
-                    **hashed,
-                    "synthetic_rows_matching_holdout": copies.copies_of_holdout,
-                    "holdout_rows_matched": copies.holdout_rows_reproduced,
-                },
-            ),
-            Metric(
-                name="privacy.exact_copy_excess",
-                value=copies.excess,
-                ci=copies.excess_ci,
-                better="lower",
-                ideal=0.0,
-                threat_model=COPY_THREAT,
-                passing=(
-                    "The interval reaches 0 or below (lower_ci <= 0): synthetic rows copy training rows "
-                    "no more often than they match an equal-size independent sample of the population."
-                ),
-                details={
-                    **sizes,
-                    **hashed,
-                    "reference_size": copies.reference_size,
-                    "copy_rate_train_at_reference_size": copies.rate_train_equal_size,
-                    "copy_rate_holdout_at_reference_size": copies.rate_holdout_equal_size,
-                    "scheme": "mean over every reference-size subset of the larger real set (hypergeometric), "
-                              "paired per synthetic row",
-                },
-            ),
-            Metric(
-                name="privacy.dcr_share",
-                value=share.value,
-                ci=share.ci,
-                better="lower",
-                ideal=0.5,
-                threat_model=DCR_THREAT,
-                passing=(
-                    "About 0.5 (gate: upper_ci <= 0.6): synthetic rows are no more often closest to a "
-                    "training row than to a holdout row, the two sets weighted to equal size."
-                ),
-                details={
-                    **share.details(), **sizes, "metric": p["metric"],
-                    **sampling(("synthetic",), ("train", "holdout")),
-                },
-            ),
-            Metric(
-                name="privacy.dcr_baseline_ratio",
-                value=base_value,
-                ci=base_ci,
-                better="higher",
-                ideal=1.0,
-                threat_model=DCR_THREAT,
-                passing=(
-                    "About 1 or above: synthetic rows sit as far from their closest training row as fresh "
-                    "real (holdout) rows do; well below 1 means synthetic rows hug training records."
-                ),
-                details={
-                    **sizes,
-                    "median_dcr_synthetic_to_train": float(np.median(d_st[:, 0])),
-                    "median_dcr_holdout_to_train": float(np.median(d_ht[:, 0])),
-                    "synthetic_rows_at_distance_zero": int((d_st[:, 0] == 0).sum()),
-                    "holdout_rows_at_distance_zero": int((d_ht[:, 0] == 0).sum()),
-                    "metric": p["metric"],
-                    **sampling(("synthetic", "holdout"), ("train",)),
-                },
-            ),
-            Metric(
-                name="privacy.nndr_ratio",
-                value=nndr_value,
-                ci=nndr_ci,
-                better="higher",
-                ideal=1.0,
-                threat_model=DCR_THREAT,
-                passing=(
-                    "About 1 or above: a synthetic row's closest training row stands out from its second "
-                    "closest no more than for fresh real rows; well below 1 singles out training records."
-                ),
-                details={
-                    **sizes, "median_nndr_synthetic": nndr_syn, "median_nndr_holdout": nndr_hold,
-                    **sampling(("synthetic", "holdout"), ("train",)),
-                },
-            ),
-            Metric(
-                name="privacy.nnaa",
-                value=aa_t.value,
-                ci=aa_t_ci,
-                better="closer",
-                ideal=0.5,
-                threat_model=NNAA_THREAT,
-                passing=(
-                    "About 0.5: a 1-nearest-neighbour classifier cannot tell training rows from synthetic "
-                    "rows; near 0 means synthetic rows sit on training rows, near 1 that they are far off."
-                ),
-                details={
-                    **sizes,
-                    "aa_train": aa_t.value,
-                    "aa_holdout": aa_h.value,
-                    "aa_holdout_ci": aa_h_ci.to_dict(),
-                    "train_term": float(aa_t.real_term.mean()),
-                    "synthetic_vs_train_term": float(aa_t.synthetic_term.mean()),
-                    "holdout_term": float(aa_h.real_term.mean()),
-                    "synthetic_vs_holdout_term": float(aa_h.synthetic_term.mean()),
-                    **sampling(("train", "holdout", "synthetic"), ("train", "holdout", "synthetic")),
-                },
-            ),
-            Metric(
-                name="privacy.nnaa_privacy_loss",
-                value=loss,
-                ci=loss_ci,
-                better="lower",
-                ideal=0.0,
-                threat_model=NNAA_THREAT,
-                passing=(
-                    "About 0: adversarial accuracy against training rows equals that against holdout "
-                    "rows; above 0 means the synthetic data is more like the training records."
-                ),
-                details={
-                    **sizes, "aa_train": aa_t.value, "aa_holdout": aa_h.value,
-                    **sampling(("train", "holdout", "synthetic"), ("train", "holdout", "synthetic")),
-                },
-            ),
+            *_copy_metrics(copies, d),
+            _dcr_share_metric(share, d, p["metric"]),
+            _baseline_ratio_metric(d, p["metric"], p["n_boot"], seed),
+            _nndr_metric(d, p["n_boot"], seed),
+            *_nnaa_metrics(d, p["n_boot"], seed),
         ]
-
-        section = AuditSection(
+        tables = []
+        if p["top_n"] > 0:
+            tables.append(_ranking_table(ranking, n_t))
+            if inputs.include_real_records:
+                tables.append(_exposed_records_table(inputs.train, ranking))
+        return AuditSection(
             audit=self.name,
             family=self.family,
             title=self.title,
             summary=_summary(copies.copies_of_train, copies.copies_of_holdout, n_s, share.value, share.ci.high),
             metrics=metrics,
-            figures=[_dcr_figure(d_st[:, 0], d_sh, d_ht[:, 0], p["bins"], p["metric"], n_t, n_h)],
-            tables=(
-                [_ranking_table(ranking, n_t)]
-                + ([_exposed_records_table(inputs.train, ranking)] if inputs.include_real_records else [])
-                if p["top_n"] > 0
-                else []
-            ),
+            figures=[_dcr_figure(d.st[:, 0], d.sh, d.ht[:, 0], p["bins"], p["metric"], n_t, n_h)],
+            tables=tables,
             notes=[
                 f"Distances: {p['metric']} on the mixed-type encoding fitted on the training data "
                 f"({len(encoder.feature_names)} features from {len(columns)} columns); exact search, "
                 "each query row against every reference row.",
-                _sampling_note(used, full, p["max_query_rows"]),
+                _sampling_note(d.used, d.full, p["max_query_rows"]),
                 f"dcr_share weighs training and holdout to equal size ({n_t} vs {n_h} rows): each "
                 "training 'closest record' counts 1/n_train and each holdout one 1/n_holdout.",
             ],
         )
-        section.seconds = time.perf_counter() - start
-        return section
+
+
+def _modelled_columns(inputs: AuditInputs) -> list[str]:
+    """The schema's modelled columns; a DataError when a table lacks one."""
+    columns = inputs.schema.modelled().names
+    for label, frame in (("training", inputs.train), ("holdout", inputs.holdout), ("synthetic", inputs.synthetic)):
+        for name in columns:
+            if name not in frame.columns:
+                raise DataError(
+                    f"The {label} data has no column '{name}', which the schema models."
+                    + did_you_mean(name, [str(c) for c in frame.columns])
+                    + f" Give the {label} table the same modelled columns as the training data"
+                    " (or drop the column from the schema)."
+                )
+    return columns
+
+
+@dataclass(frozen=True)
+class _Distances:
+    """The encoded tables, the query rows and the eight searches every metric shares.
+
+    Encoded tables ``T`` (n_T, d), ``H`` (n_H, d), ``S`` (n_s, d); ``rows`` maps a role to
+    the positions of its query rows (all rows, or a sample of ``max_query_rows``).
+    Closest distances, one per query row: ``st`` and ``ht`` (two nearest training rows,
+    shape (q, 2)), ``sh``, ``ts``, ``tt`` (other training), ``ss`` (other synthetic),
+    ``hs``, ``hh`` (other holdout).
+    """
+
+    T: np.ndarray
+    H: np.ndarray
+    S: np.ndarray
+    rows: dict[str, np.ndarray]
+    search_kw: dict[str, Any]
+    st: np.ndarray
+    sh: np.ndarray
+    ht: np.ndarray
+    ts: np.ndarray
+    tt: np.ndarray
+    ss: np.ndarray
+    hs: np.ndarray
+    hh: np.ndarray
+
+    @property
+    def S_q(self) -> np.ndarray:
+        return self.S[self.rows["synthetic"]]
+
+    @property
+    def full(self) -> dict[str, int]:
+        return {"synthetic": len(self.S), "train": len(self.T), "holdout": len(self.H)}
+
+    @property
+    def used(self) -> dict[str, int]:
+        return {role: len(r) for role, r in self.rows.items()}
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {"n_synthetic": len(self.S), "n_train": len(self.T), "n_holdout": len(self.H)}
+
+    def sampling(self, queries: tuple[str, ...], references: tuple[str, ...]) -> dict[str, Any]:
+        """How many rows a metric's queries and references rest on (for its ``details``)."""
+        return {
+            "n_query": {r: self.used[r] for r in queries},
+            "n_reference": {r: self.full[r] for r in references},
+            "queries_sampled": any(self.used[r] < self.full[r] for r in queries),
+        }
+
+
+def _search(encoder: MixedEncoder, inputs: AuditInputs, p: dict[str, Any], rng: np.random.Generator) -> _Distances:
+    """Encode the three tables and run each nearest-neighbour search once."""
+    T, H, S = (encoder.transform(f) for f in (inputs.train, inputs.holdout, inputs.synthetic))
+    kw = dict(metric=p["metric"], block_queries=p["block_queries"], block_reference=p["block_reference"])
+    rows = {role: _query_rows(len(X), p["max_query_rows"], rng) for role, X in (("synthetic", S), ("train", T), ("holdout", H))}
+    s_rows, t_rows, h_rows = rows["synthetic"], rows["train"], rows["holdout"]
+    return _Distances(
+        T=T, H=H, S=S, rows=rows, search_kw=kw,
+        st=nearest(S[s_rows], T, 2, **kw)[0],
+        sh=nearest(S[s_rows], H, 1, **kw)[0][:, 0],
+        ht=nearest(H[h_rows], T, 2, **kw)[0],
+        ts=nearest(T[t_rows], S, 1, **kw)[0][:, 0],
+        tt=nearest_other(T, t_rows, 1, **kw)[0][:, 0],
+        ss=nearest_other(S, s_rows, 1, **kw)[0][:, 0],
+        hs=nearest(H[h_rows], S, 1, **kw)[0][:, 0],
+        hh=nearest_other(H, h_rows, 1, **kw)[0][:, 0],
+    )
+
+
+def _copy_metrics(copies: ExactCopies, d: _Distances) -> list[Metric]:
+    """exact_copy_rate, exact_copy_rate_holdout and exact_copy_excess (hashing, all rows)."""
+    n_s, n_t, n_h = d.full["synthetic"], d.full["train"], d.full["holdout"]
+    hashed = {**d.sizes, "n_query": {"synthetic": n_s}, "n_reference": {"train": n_t, "holdout": n_h},
+              "queries_sampled": False}
+    return [
+        Metric(
+            name="privacy.exact_copy_rate",
+            value=copies.rate_train,
+            ci=copies.rate_train_ci,
+            better="lower",
+            ideal=0.0,
+            threat_model=COPY_THREAT,
+            passing=(
+                "Few synthetic rows equal a training row on every modelled column; read it next to "
+                "privacy.exact_copy_rate_holdout, what an independent sample would match anyway."
+            ),
+            details={
+                **hashed,
+                "synthetic_rows_copying_train": copies.copies_of_train,
+                "train_rows_reproduced": copies.train_rows_reproduced,
+            },
+        ),
+        Metric(
+            name="privacy.exact_copy_rate_holdout",
+            value=copies.rate_holdout,
+            ci=copies.rate_holdout_ci,
+            better="lower",
+            threat_model=COPY_THREAT,
+            passing=(
+                "The baseline: how many synthetic rows equal a row of the holdout, real records the "
+                "generator never saw (natural duplicates in the population)."
+            ),
+            details={
+                **hashed,
+                "synthetic_rows_matching_holdout": copies.copies_of_holdout,
+                "holdout_rows_matched": copies.holdout_rows_reproduced,
+            },
+        ),
+        Metric(
+            name="privacy.exact_copy_excess",
+            value=copies.excess,
+            ci=copies.excess_ci,
+            better="lower",
+            ideal=0.0,
+            threat_model=COPY_THREAT,
+            passing=(
+                "The interval reaches 0 or below (lower_ci <= 0): synthetic rows copy training rows "
+                "no more often than they match an equal-size independent sample of the population."
+            ),
+            details={
+                **hashed,
+                "reference_size": copies.reference_size,
+                "copy_rate_train_at_reference_size": copies.rate_train_equal_size,
+                "copy_rate_holdout_at_reference_size": copies.rate_holdout_equal_size,
+                "scheme": "mean over every reference-size subset of the larger real set (hypergeometric), "
+                          "paired per synthetic row",
+            },
+        ),
+    ]
+
+
+def _dcr_share_metric(share: DCRShare, d: _Distances, metric: str) -> Metric:
+    return Metric(
+        name="privacy.dcr_share",
+        value=share.value,
+        ci=share.ci,
+        better="lower",
+        ideal=0.5,
+        threat_model=DCR_THREAT,
+        passing=(
+            "About 0.5 (gate: upper_ci <= 0.6): synthetic rows are no more often closest to a "
+            "training row than to a holdout row, the two sets weighted to equal size."
+        ),
+        details={**share.details(), **d.sizes, "metric": metric, **d.sampling(("synthetic",), ("train", "holdout"))},
+    )
+
+
+def _baseline_ratio_metric(d: _Distances, metric: str, n_boot: int, seed: int) -> Metric:
+    value, ci = dcr_baseline_ratio(d.st[:, 0], d.ht[:, 0], n_boot=n_boot, seed=seed)
+    return Metric(
+        name="privacy.dcr_baseline_ratio",
+        value=value,
+        ci=ci,
+        better="higher",
+        ideal=1.0,
+        threat_model=DCR_THREAT,
+        passing=(
+            "About 1 or above: synthetic rows sit as far from their closest training row as fresh "
+            "real (holdout) rows do; well below 1 means synthetic rows hug training records."
+        ),
+        details={
+            **d.sizes,
+            "median_dcr_synthetic_to_train": float(np.median(d.st[:, 0])),
+            "median_dcr_holdout_to_train": float(np.median(d.ht[:, 0])),
+            "synthetic_rows_at_distance_zero": int((d.st[:, 0] == 0).sum()),
+            "holdout_rows_at_distance_zero": int((d.ht[:, 0] == 0).sum()),
+            "metric": metric,
+            **d.sampling(("synthetic", "holdout"), ("train",)),
+        },
+    )
+
+
+def _nndr_metric(d: _Distances, n_boot: int, seed: int) -> Metric:
+    value, ci, median_syn, median_hold = nndr_ratio(d.st, d.ht, n_boot=n_boot, seed=seed)
+    return Metric(
+        name="privacy.nndr_ratio",
+        value=value,
+        ci=ci,
+        better="higher",
+        ideal=1.0,
+        threat_model=DCR_THREAT,
+        passing=(
+            "About 1 or above: a synthetic row's closest training row stands out from its second "
+            "closest no more than for fresh real rows; well below 1 singles out training records."
+        ),
+        details={
+            **d.sizes, "median_nndr_synthetic": median_syn, "median_nndr_holdout": median_hold,
+            **d.sampling(("synthetic", "holdout"), ("train",)),
+        },
+    )
+
+
+def _nnaa_metrics(d: _Distances, n_boot: int, seed: int) -> list[Metric]:
+    """nnaa (against training) and nnaa_privacy_loss (holdout's AA minus training's)."""
+    aa_t = adversarial_accuracy(d.ts, d.tt, d.st[:, 0], d.ss)
+    aa_h = adversarial_accuracy(d.hs, d.hh, d.sh, d.ss)
+    loss, loss_ci, aa_t_ci, aa_h_ci = nnaa_privacy_loss(aa_t, aa_h, n_boot=n_boot, seed=seed)
+    every = ("train", "holdout", "synthetic")
+    return [
+        Metric(
+            name="privacy.nnaa",
+            value=aa_t.value,
+            ci=aa_t_ci,
+            better="closer",
+            ideal=0.5,
+            threat_model=NNAA_THREAT,
+            passing=(
+                "About 0.5: a 1-nearest-neighbour classifier cannot tell training rows from synthetic "
+                "rows; near 0 means synthetic rows sit on training rows, near 1 that they are far off."
+            ),
+            details={
+                **d.sizes,
+                "aa_train": aa_t.value,
+                "aa_holdout": aa_h.value,
+                "aa_holdout_ci": aa_h_ci.to_dict(),
+                "train_term": float(aa_t.real_term.mean()),
+                "synthetic_vs_train_term": float(aa_t.synthetic_term.mean()),
+                "holdout_term": float(aa_h.real_term.mean()),
+                "synthetic_vs_holdout_term": float(aa_h.synthetic_term.mean()),
+                **d.sampling(every, every),
+            },
+        ),
+        Metric(
+            name="privacy.nnaa_privacy_loss",
+            value=loss,
+            ci=loss_ci,
+            better="lower",
+            ideal=0.0,
+            threat_model=NNAA_THREAT,
+            passing=(
+                "About 0: adversarial accuracy against training rows equals that against holdout "
+                "rows; above 0 means the synthetic data is more like the training records."
+            ),
+            details={**d.sizes, "aa_train": aa_t.value, "aa_holdout": aa_h.value, **d.sampling(every, every)},
+        ),
+    ]
 
 
 def _query_rows(n: int, cap: int, rng: np.random.Generator) -> np.ndarray:
@@ -490,7 +526,7 @@ def _dcr_figure(
     )
 
 
-def _exposed_records_table(train: pd.DataFrame, r: VulnerabilityRanking) -> TableBlock:
+def _exposed_records_table(train: pd.DataFrame, r: ExposureRanking) -> TableBlock:
     """The raw values of the most exposed training records.
 
     Only built when the config sets ``audit.include_real_records: true``: a data steward
@@ -510,7 +546,7 @@ def _exposed_records_table(train: pd.DataFrame, r: VulnerabilityRanking) -> Tabl
     )
 
 
-def _ranking_table(r: VulnerabilityRanking, n_train: int) -> TableBlock:
+def _ranking_table(r: ExposureRanking, n_train: int) -> TableBlock:
     def num(x: float) -> float:
         return float(x) if math.isfinite(x) else float("inf")
 

@@ -39,7 +39,6 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from synth.audits.base import Interval
-from synth.audits.intervals import percentile_interval
 from synth.errors import ConfigError, DataError, did_you_mean
 from synth.schema import ColumnKind, Schema
 

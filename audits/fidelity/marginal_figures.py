@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from synth.audits.base import Figure
-from synth.audits.column_stats import BinnedColumn
+from synth.audits.fidelity.column_stats import BinnedColumn
 from synth.schema import ColumnKind
 
 _NS_PER_YEAR = 365.2425 * 86400e9

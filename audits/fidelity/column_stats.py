@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from synth.audits.bootstrap_replicates import paired_index_chunks
 from synth.schema import ColumnKind, Schema
+from synth.stats.bootstrap import paired_index_chunks
 
 Statistic = Literal["ks", "tvd"]
 

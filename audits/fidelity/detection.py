@@ -32,10 +32,10 @@ from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric
-from synth.audits.bootstrap_replicates import percentile_interval
-from synth.audits.column_stats import compared_columns, level_codes, numeric_values
+from synth.audits.fidelity.column_stats import compared_columns, level_codes, numeric_values
 from synth.audits.param_checks import check_int
 from synth.schema import ColumnKind
+from synth.stats.intervals import percentile_interval
 
 _MAX_NATIVE_LEVELS = 254  # HistGradientBoosting: categories must be < max_bins (255)
 _ROC_POINTS = 200
@@ -158,7 +158,7 @@ class DetectionAudit(Audit):
                 for b in _chunk_sizes(self.n_boot, max(1, 2_000_000 // len(y)))
             ]
         )
-        return _Outcome(auc=auc, ci=percentile_interval(reps, self.n_boot), scores=scores, labels=y)
+        return _Outcome(auc=auc, ci=percentile_interval(reps, f"bootstrap (n={self.n_boot})"), scores=scores, labels=y)
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from synth.audits.column_stats import level_codes, numeric_values
+from synth.audits.fidelity.column_stats import level_codes, numeric_values
 from synth.schema import DISCRETE_KINDS, NUMERIC_KINDS, ColumnKind
-
 
 _OTHER = "\x00other"  # pooled rare levels; cannot collide with a level's string form from data
 

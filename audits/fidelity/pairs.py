@@ -3,7 +3,7 @@
 For every pair of modelled columns present in both tables the association is measured
 in each table (Spearman's rho for numeric pairs, bias-corrected Cramér's V for
 categorical pairs, the correlation ratio eta for mixed pairs; definitions in
-:mod:`synth.audits.association`) and compared:
+:mod:`synth.audits.fidelity.association`) and compared:
 
 - ``fidelity.pairwise_corr_diff_mean``: the mean over all pairs of
   ``|association_real - association_synthetic|`` (lower is better, 0 = same dependence;
@@ -13,7 +13,7 @@ categorical pairs, the correlation ratio eta for mixed pairs; definitions in
   better, 1 = same joint distribution).
 
 Intervals: bootstrap over rows of both tables, replicates recentred on the estimate (see
-:func:`~synth.audits.bootstrap_replicates.recentred_interval`). Tables larger than
+:func:`~synth.stats.bootstrap.recentred_interval`). Tables larger than
 ``max_rows`` are first subsampled at random (an association is estimated to about
 ``1/sqrt(max_rows)``, far below the differences that matter). The holdout's score
 against the training table is reported as the noise floor.
@@ -26,7 +26,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from synth.audits.association import (
+from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Metric, TableBlock
+from synth.audits.fidelity.association import (
     AssociationLayout,
     Associations,
     associations,
@@ -34,10 +35,9 @@ from synth.audits.association import (
     make_layout,
     moments,
 )
-from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Metric, TableBlock
-from synth.audits.bootstrap_replicates import recentred_interval
-from synth.audits.column_stats import compared_columns
+from synth.audits.fidelity.column_stats import compared_columns
 from synth.audits.param_checks import check_int
+from synth.stats.bootstrap import recentred_interval
 
 
 class PairFidelityAudit(Audit):

@@ -18,10 +18,10 @@ the generator never saw.
   quasi-identifiers (minus the secret), or every other column when there are none.
   Numeric, integer and datetime secrets count a guess within anonymeter's 5 % relative
   tolerance as correct, categorical ones only an exact match. With ``engine="synth"``
-  (default) the attack runs on :mod:`synth.audits.inference_risk`, an exact and much faster
+  (default) the attack runs on :mod:`synth.audits.privacy.anonymeter.inference`, an exact and much faster
   re-implementation: same targets, same guesses, same counts as ``engine="anonymeter"``.
 
-The frames are first made safe for anonymeter (:mod:`synth.audits.anonymeter_frames`:
+The frames are first made safe for anonymeter (:mod:`synth.audits.privacy.anonymeter.frames`:
 safe column names, plain dtypes, coded categories). What anonymeter warns about (the
 attack no better than its random baseline, fewer singling-out queries than asked for, a
 control attack at 100 %) is reported in the notes, not swallowed. Runs are seeded from
@@ -44,10 +44,10 @@ import pandas as pd
 from anonymeter.evaluators import InferenceEvaluator, LinkabilityEvaluator, SinglingOutEvaluator
 from anonymeter.stats.confidence import EvaluationResults, PrivacyRisk
 
-from synth.audits.anonymeter_frames import AnonymeterFrames, prepare_frames
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock, ThreatModel
-from synth.audits.inference_risk import inference_risk
 from synth.audits.param_checks import check_int
+from synth.audits.privacy.anonymeter.frames import AnonymeterFrames, prepare_frames
+from synth.audits.privacy.anonymeter.inference import inference_risk
 from synth.errors import ConfigError, did_you_mean
 
 _ENGINES = ("synth", "anonymeter")
@@ -197,21 +197,10 @@ class AnonymeterAudit(Audit):
             confidence_level=float(confidence_level),
         )
 
-    def _effective(self, overrides: dict[str, Any]) -> dict[str, Any]:
-        """Constructor parameters, overridden by ``inputs.params`` (checked the same way)."""
-        known = list(self.params)
-        for key in overrides:
-            if key not in known:
-                raise ConfigError(
-                    f"audit.params.anonymeter: unknown parameter '{key}'." + did_you_mean(key, known)
-                    + f" Known parameters: {', '.join(known)}."
-                )
-        return dict(type(self)(**{**self.params, **overrides}).params) if overrides else dict(self.params)
-
     # -- the audit ----------------------------------------------------------------
     def run(self, inputs: AuditInputs) -> AuditSection:
         start = time.perf_counter()
-        p = self._effective(inputs.params)
+        p = self.params
         frames = prepare_frames(inputs.train, inputs.synthetic, inputs.holdout, inputs.schema)
         sizes = {"training": len(frames.ori), "synthetic": len(frames.syn), "holdout": len(frames.control)}
         if not frames.columns:
@@ -276,7 +265,7 @@ class AnonymeterAudit(Audit):
             ))
             notes.append(
                 "Inference attack computed by "
-                + ("synth's exact re-implementation of anonymeter's attack (synth.audits.inference_risk): the "
+                + ("synth's exact re-implementation of anonymeter's attack (synth.audits.privacy.anonymeter.inference): the "
                    "same targets and guesses as anonymeter's InferenceEvaluator, so the same counts."
                    if p["engine"] == "synth" else "anonymeter's InferenceEvaluator.")
             )

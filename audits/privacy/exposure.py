@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synth.audits.neighbors import Metric, nearest
+from synth.neighbors.search import Metric, nearest, nearest_other
 
 
 def exposure_ratios(d_to_synthetic: np.ndarray, d_to_other_train: np.ndarray) -> np.ndarray:
@@ -45,7 +45,7 @@ def _json_label(label: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class VulnerabilityRanking:
+class ExposureRanking:
     """The most exposed training records, most exposed first.
 
     ``labels``: their ``train.index`` labels (JSON-ready); ``ratios``,
@@ -80,7 +80,7 @@ def rank_from_distances(
     d_to_synthetic: np.ndarray,
     d_to_other_train: np.ndarray,
     top_n: int = 20,
-) -> VulnerabilityRanking:
+) -> ExposureRanking:
     """Rank training records (labelled by ``index``, length n_train) by exposure ratio.
 
     Ties on the ratio go to the record closer to a synthetic row.
@@ -89,7 +89,7 @@ def rank_from_distances(
     d_s = np.asarray(d_to_synthetic, dtype=np.float64)
     d_t = np.asarray(d_to_other_train, dtype=np.float64)
     order = np.lexsort((d_s, ratios))[: max(int(top_n), 0)]
-    return VulnerabilityRanking(
+    return ExposureRanking(
         labels=tuple(_json_label(index[i]) for i in order),
         ratios=ratios[order],
         d_to_synthetic=d_s[order],
@@ -100,21 +100,29 @@ def rank_from_distances(
     )
 
 
-def vulnerability_ranking(
+def exposure_ranking(
     train: np.ndarray,
     synthetic: np.ndarray,
     index: pd.Index,
     *,
+    rows: np.ndarray | None = None,
     top_n: int = 20,
     metric: Metric = "euclidean",
     block_queries: int = 2048,
     block_reference: int = 16384,
-) -> VulnerabilityRanking:
+    closest: tuple[np.ndarray, np.ndarray] | None = None,
+) -> ExposureRanking:
     """Rank encoded training rows (n_train, d) against encoded synthetic rows (n_s, d).
 
     ``index`` labels the training rows (``train_frame.index``); needs n_train >= 2.
+    ``rows``: positions of the training rows to rank (default: all), each still compared
+    with every synthetic and every other training row. ``closest``: those rows' distances
+    to the closest synthetic row and to the closest other training row, each (len(rows),),
+    when the caller has searched already.
     """
-    kw = dict(metric=metric, block_queries=block_queries, block_reference=block_reference)
-    d_s = nearest(train, synthetic, 1, **kw)[0][:, 0]
-    d_t = nearest(train, train, 1, exclude_self=True, **kw)[0][:, 0]
-    return rank_from_distances(index, d_s, d_t, top_n)
+    rows = np.arange(len(train)) if rows is None else np.asarray(rows)
+    if closest is None:
+        kw = dict(metric=metric, block_queries=block_queries, block_reference=block_reference)
+        closest = (nearest(train[rows], synthetic, 1, **kw)[0][:, 0], nearest_other(train, rows, 1, **kw)[0][:, 0])
+    d_s, d_t = closest
+    return rank_from_distances(index[rows], d_s, d_t, top_n)

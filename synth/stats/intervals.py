@@ -1,13 +1,35 @@
-"""Confidence intervals used across audits (all two-sided, default 95 %)."""
+"""Confidence intervals shared by audits and generators (all two-sided, default 95 %)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from synth.audits.base import Interval
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval ``[low, high]`` at ``level`` (0.95 = 95 %), and how it was made."""
+
+    low: float
+    high: float
+    method: str  # "wilson", "clopper-pearson", "bootstrap (n=200)", "normal", ...
+    level: float = 0.95
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"low": json_number(self.low), "high": json_number(self.high), "method": self.method, "level": self.level}
+
+
+
+def json_number(x: Any) -> Any:
+    """JSON-safe float: NaN/inf become None; anything else is returned unchanged."""
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        return None
+    return x
 
 
 def wilson(successes: int, n: int, level: float = 0.95) -> Interval:

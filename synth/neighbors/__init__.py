@@ -1,0 +1,7 @@
+"""Mixed-type encoding of tables and exact nearest-neighbour search, shared by audits
+(distances to closest records, attacks) and generators (copy guards, density weights)."""
+
+from synth.neighbors.encoding import MixedEncoder
+from synth.neighbors.search import nearest, nearest_distance, nearest_other
+
+__all__ = ["MixedEncoder", "nearest", "nearest_distance", "nearest_other"]
