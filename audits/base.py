@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+import numpy as np
 import pandas as pd
 
 from synth.schema import Schema
@@ -200,6 +201,10 @@ class AuditInputs:
       for audits that retrain it (shadow-model attacks); ``None`` when unavailable
       (e.g. ``synth audit`` on files).
     - ``include_real_records``: the config explicitly allows raw real records in the report.
+    - ``train_groups`` / ``holdout_groups``: with a group column (``data.group``, e.g.
+      ``subject_id``), the group label of each training / holdout row, shapes (n_train,)
+      and (n_holdout,); no label occurs on both sides. ``None`` when every row is its own
+      person. Privacy audits judge leaks per group: a person, not a row, is protected.
     """
 
     train: pd.DataFrame
@@ -209,6 +214,8 @@ class AuditInputs:
     seed: int = 0
     generator_factory: Callable[[], Generator] | None = None
     include_real_records: bool = False
+    train_groups: np.ndarray | None = None
+    holdout_groups: np.ndarray | None = None
     n_jobs: int = field(default_factory=_usable_cores)  # threads an audit may use
 
 

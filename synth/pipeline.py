@@ -185,6 +185,8 @@ def generate(
             inputs = AuditInputs(
                 train=prep.train, holdout=prep.holdout, synthetic=synthetic, schema=prep.modelled, seed=cfg.seed,
                 generator_factory=generator.clone, include_real_records=cfg.audit.include_real_records,
+                train_groups=None if prep.train_groups is None else prep.train_groups.to_numpy(),
+                holdout_groups=None if prep.holdout_groups is None else prep.holdout_groups.to_numpy(),
             )
             with timer.step("audit"):
                 sections = run_audits(audits, inputs, on_start=lambda a: say(f"auditing: {a.title}"))

@@ -14,7 +14,7 @@ from synth.data.datasets import dataset_info
 from synth.data.infer import infer_schema
 from synth.data.load import load_table
 from synth.data.split import split_train_holdout
-from synth.schema import ColumnKind, Schema
+from synth.schema import ColumnKind, ColumnSpec, Role, Schema
 
 BUILTIN_PREFIX = "builtin:"
 
@@ -25,7 +25,9 @@ class PreparedData:
 
     ``schema`` covers every column; ``modelled`` only those a generator sees. ``train`` and
     ``holdout`` hold the modelled columns, keep the loaded table's row index (0..n-1) and
-    never share a row.
+    never share a row. With a group column (``data.group``), ``train_groups`` and
+    ``holdout_groups`` hold each row's group label (aligned with ``train`` / ``holdout``)
+    and no group has rows on both sides; without one they are None.
     """
 
     schema: Schema
@@ -34,6 +36,8 @@ class PreparedData:
     holdout: pd.DataFrame
     dropped: list[dict[str, str]]
     source: str
+    train_groups: pd.Series | None = None
+    holdout_groups: pd.Series | None = None
 
 
 def resolve_source(source: str, base_dir: Path | None) -> str | Path:
@@ -62,11 +66,13 @@ def load_real(data: DataConfig | None, frame: pd.DataFrame | None, base_dir: Pat
             # Roles only: the table itself was loaded above.
             defaults = dataset_info(src[len(BUILTIN_PREFIX):]).role_arguments()
 
+    single = ("target", "group")  # roles naming one column; the others name a list
+
     def pick(key: str) -> Any:
         given = getattr(data, key) if data is not None else None
         if data is not None and key in data.model_fields_set:
-            return given if given is not None else ([] if key != "target" else None)
-        return defaults.get(key, None if key == "target" else [])
+            return given if given is not None else (None if key in single else [])
+        return defaults.get(key, None if key in single else [])
 
     overrides = {name: o.model_dump(exclude_none=True) for name, o in (data.columns.items() if data else [])}
     schema = infer_schema(
@@ -76,6 +82,7 @@ def load_real(data: DataConfig | None, frame: pd.DataFrame | None, base_dir: Pat
         sensitive=pick("sensitive") or (),
         quasi_identifiers=pick("quasi_identifiers") or (),
         identifiers=pick("identifiers") or (),
+        group=pick("group"),
         source=source_label,
     )
     table = coerce_to_schema(table, schema)
@@ -95,7 +102,7 @@ def prepare(
     table, schema = load_real(data, frame, base_dir, source_label)
     modelled = schema.modelled()
     dropped = [
-        {"name": c.name, "reason": "identifier: never modelled" if c.kind != ColumnKind.TEXT else "free text: not modelled by tabular generators"}
+        {"name": c.name, "reason": _drop_reason(c)}
         for c in schema.columns
         if not c.is_modelled
     ]
@@ -108,4 +115,16 @@ def prepare(
         stratify=split.stratify if split else True,
     )
     source = data.source if data is not None else "<DataFrame>"
-    return PreparedData(schema, modelled, train[modelled.names], holdout[modelled.names], dropped, source)
+    group = schema.group
+    return PreparedData(
+        schema, modelled, train[modelled.names], holdout[modelled.names], dropped, source,
+        train_groups=train[group] if group else None, holdout_groups=holdout[group] if group else None,
+    )
+
+
+def _drop_reason(spec: ColumnSpec) -> str:
+    if Role.GROUP in spec.roles:
+        return "group (which person a row belongs to): never modelled; the split and privacy audits use it"
+    if spec.kind == ColumnKind.TEXT:
+        return "free text: not modelled by tabular generators"
+    return "identifier: never modelled"

@@ -33,6 +33,10 @@ class Role(StrEnum):
     SENSITIVE = "sensitive"  # a protected attribute for fairness audits
     QUASI_IDENTIFIER = "quasi_identifier"  # what a linkage attacker may know
     IDENTIFIER = "identifier"  # direct identifier: dropped before fitting
+    # The person a row belongs to (e.g. subject_id when a patient has several ICU stays):
+    # never modelled; the split keeps each group's rows on one side, and the privacy
+    # audits judge leaks per group, since a person, not a row, is what they protect.
+    GROUP = "group"
 
 
 NUMERIC_KINDS = frozenset({ColumnKind.NUMERIC, ColumnKind.INTEGER, ColumnKind.DATETIME})
@@ -70,6 +74,7 @@ class ColumnSpec:
         return (
             self.kind not in (ColumnKind.ID, ColumnKind.TEXT)
             and Role.IDENTIFIER not in self.roles
+            and Role.GROUP not in self.roles
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +135,12 @@ class Schema:
     def target(self) -> str | None:
         targets = self.with_role(Role.TARGET)
         return targets[0] if targets else None
+
+    @property
+    def group(self) -> str | None:
+        """The column naming the person each row belongs to, or None (every row its own person)."""
+        groups = self.with_role(Role.GROUP)
+        return groups[0] if groups else None
 
     @property
     def sensitive(self) -> list[str]:

@@ -124,6 +124,7 @@ def test_parquet_written_and_schema_roles(cohort):
     assert set(schema.identifiers) == {"stay_id", "subject_id", "hadm_id"}
     assert schema.column("age").kind == ColumnKind.INTEGER
     assert Role.IDENTIFIER in schema.column("subject_id").roles
+    assert schema.group == "subject_id"  # a patient with two stays is one person for the split and audits
     assert "stay_id" not in schema.modelled().names
 
 

@@ -34,7 +34,7 @@ class SplitConfig(StrictModel):
 
     holdout_fraction: float = Field(0.25, gt=0, le=0.9, description="share of real rows held out for the audit")
     seed: int | None = Field(None, description="split seed (default: the run seed)")
-    stratify: bool = Field(True, description="stratify by a categorical target")
+    stratify: bool = Field(True, description="stratify by a categorical target (not with data.group)")
 
 
 class DataConfig(StrictModel):
@@ -47,6 +47,11 @@ class DataConfig(StrictModel):
     sensitive: list[str] | None = Field(None, description="protected attributes for fairness audits")
     quasi_identifiers: list[str] | None = Field(None, description="columns a linkage attacker may know")
     identifiers: list[str] | None = Field(None, description="direct identifiers: dropped, never modelled")
+    group: str | None = Field(
+        None,
+        description="column naming the person each row belongs to (e.g. subject_id): never modelled; the split "
+        "keeps a person's rows on one side and the privacy audits judge leaks per person",
+    )
     split: SplitConfig = Field(default_factory=SplitConfig)
 
 

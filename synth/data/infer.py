@@ -85,11 +85,13 @@ def infer_schema(
     sensitive: Sequence[str] = (),
     quasi_identifiers: Sequence[str] = (),
     identifiers: Sequence[str] = (),
+    group: str | None = None,
     source: str = "data",
 ) -> Schema:
     """Infer the schema of ``df`` (one :class:`ColumnSpec` per column, in column order).
 
     ``overrides`` maps column name -> {kind, nullable, min, max, categories, roles}.
+    ``group`` names the column that says which person a row belongs to (role ``group``).
     ``source`` names where the column names came from (e.g. the config file) in errors.
     Raises :class:`ConfigError` for an unknown override key, kind or role, and
     :class:`DataError` for a named column that is not in ``df``.
@@ -101,6 +103,7 @@ def infer_schema(
     overrides = dict(overrides or {})
     named: list[tuple[str, str]] = [(c, "schema overrides") for c in overrides]
     named += [(target, "target")] if target is not None else []
+    named += [(group, "group")] if group is not None else []
     named += [(c, "sensitive") for c in _as_names(sensitive, "sensitive", source)]
     named += [(c, "quasi_identifiers") for c in _as_names(quasi_identifiers, "quasi_identifiers", source)]
     named += [(c, "identifiers") for c in _as_names(identifiers, "identifiers", source)]
@@ -113,6 +116,8 @@ def infer_schema(
     role_of: dict[str, set[Role]] = {c: set() for c in columns}
     if target is not None:
         role_of[target].add(Role.TARGET)
+    if group is not None:
+        role_of[group].add(Role.GROUP)
     for names, role in ((sensitive, Role.SENSITIVE), (quasi_identifiers, Role.QUASI_IDENTIFIER), (identifiers, Role.IDENTIFIER)):
         for name in _as_names(names, role.value, source):
             role_of[name].add(role)
@@ -349,12 +354,19 @@ def _check_roles(schema: Schema, source: str) -> None:
     targets = schema.with_role(Role.TARGET)
     if len(targets) > 1:
         raise ConfigError(f"More than one target column in {source}: {', '.join(targets)}; keep exactly one.")
+    groups = schema.with_role(Role.GROUP)
+    if len(groups) > 1:
+        raise ConfigError(
+            f"More than one group column in {source}: {', '.join(groups)}; data.group names the one column that "
+            "says which person a row belongs to."
+        )
     for spec in schema.columns:
         unmodelled = not spec.is_modelled
         for role in (Role.TARGET, Role.SENSITIVE, Role.QUASI_IDENTIFIER):
             if role in spec.roles and unmodelled:
+                why = "the group column" if Role.GROUP in spec.roles else f"{spec.kind.value} kind / an identifier"
                 raise ConfigError(
-                    f"Column '{spec.name}' in {source} is a {role.value} but is {spec.kind.value} kind / an identifier, "
+                    f"Column '{spec.name}' in {source} is a {role.value} but is {why}, "
                     "which is never modelled. Pick another column, or override its kind (e.g. categorical) if it "
                     "is not an identifier."
                 )

@@ -162,6 +162,7 @@ MIMIC_IV_COHORT_INFO = DatasetInfo(
     sensitive=("gender", "race", "insurance"),
     quasi_identifiers=("age", "gender", "race", "marital_status", "language"),
     identifiers=("stay_id", "subject_id", "hadm_id"),
+    group="subject_id",  # one row per ICU stay: a patient with several stays is one person
     column_meanings={c.name: c.meaning for c in COHORT_COLUMNS},
 )
 

@@ -28,7 +28,11 @@ def split_train_holdout(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Randomly split ``df`` into ``(train, holdout)``.
 
-    The holdout has ``ceil(holdout_fraction * n)`` rows. With ``stratify`` the split keeps
+    With a group column (``schema.group``, e.g. ``subject_id``) whole groups are split:
+    ``ceil(holdout_fraction * n_groups)`` groups go to the holdout with all their rows, so
+    no person has rows on both sides (a row-level split would let a patient's second stay
+    sit in the holdout and make every privacy metric read "no leak"); stratification does
+    not apply then. Otherwise the holdout has ``ceil(holdout_fraction * n)`` rows. With ``stratify`` the split keeps
     the target's class shares when the target is categorical or boolean and every class
     (missing counts as a class) has at least 2 rows and each side can hold one row per
     class; otherwise the split is plain random. Both parts keep ``df``'s index labels and
@@ -42,6 +46,8 @@ def split_train_holdout(
             f"holdout_fraction must be a number in (0, {MAX_HOLDOUT_FRACTION}], got {holdout_fraction!r}: "
             "e.g. 0.2 keeps a fifth of the records back for the privacy audits."
         )
+    if schema.group is not None:
+        return _split_groups(df, schema.group, holdout_fraction, seed)
     n = len(df)
     n_holdout = math.ceil(holdout_fraction * n)
     if n_holdout < 1 or n - n_holdout < 1:
@@ -68,3 +74,28 @@ def _stratify_labels(df: pd.DataFrame, schema: Schema, n_holdout: int) -> np.nda
     if n_classes < 2 or counts.min() < 2 or n_holdout < n_classes or len(df) - n_holdout < n_classes:
         return None
     return labels
+
+
+def _split_groups(
+    df: pd.DataFrame, group: str, holdout_fraction: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Whole groups to each side: ``ceil(holdout_fraction * n_groups)`` to the holdout."""
+    labels = df[group]
+    if labels.isna().any():
+        raise DataError(
+            f"The group column '{group}' (data.group) is missing in {int(labels.isna().sum())} of {len(df)} rows; "
+            "every row must name the person it belongs to. Fill it in, or drop data.group if rows are people."
+        )
+    codes, uniques = pd.factorize(labels, sort=True)
+    n_groups = len(uniques)
+    n_holdout = math.ceil(holdout_fraction * n_groups)
+    if n_holdout < 1 or n_groups - n_holdout < 1:
+        raise DataError(
+            f"Cannot split {n_groups} groups of '{group}' (data.group) with holdout_fraction={holdout_fraction}: "
+            f"the training part would have {n_groups - n_holdout} groups and the holdout {n_holdout}. "
+            "Use more people or another holdout_fraction."
+        )
+    held = np.zeros(n_groups, dtype=bool)
+    held[np.random.default_rng(seed).permutation(n_groups)[:n_holdout]] = True
+    in_holdout = held[codes]
+    return df.iloc[np.flatnonzero(~in_holdout)], df.iloc[np.flatnonzero(in_holdout)]
