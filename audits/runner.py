@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 import traceback
@@ -11,6 +12,7 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from synth.audits.base import Audit, AuditInputs, AuditSection
+from synth.cpus import free_cpus
 from synth.errors import ConfigError, did_you_mean
 from synth.registry import audit_class, audit_names
 
@@ -71,6 +73,11 @@ def run_audits(
 ) -> list[AuditSection]:
     """Run each audit; a crashing audit becomes a section with ``skipped`` = the error.
 
+    Before each audit the threads it may use (``inputs.n_jobs``) are lowered to the CPUs
+    free at that moment (:func:`synth.cpus.free_cpus`), and native thread pools (OpenMP,
+    BLAS) are capped to the same number: on a machine other processes keep busy, audits
+    then run single-threaded instead of spinning threads that wait for each other.
+
     The crash is not swallowed silently: the pipeline turns it into a failed gate.
     """
     sections = []
@@ -81,11 +88,11 @@ def run_audits(
         if audit.needs_target and inputs.schema.target is None:
             section = audit.skip("no target column is set (data.target in the config)")
         else:
+            n_jobs = min(inputs.n_jobs, free_cpus()) if inputs.n_jobs > 0 else free_cpus()
             try:
-                # Native thread pools (OpenMP in gradient boosting, BLAS) otherwise take every
-                # core whatever n_jobs says, and oversubscribed threads stall each other.
-                with threadpool_limits(limits=inputs.n_jobs if inputs.n_jobs > 0 else None):
-                    section = audit.run(inputs)
+                # Native thread pools otherwise take every core whatever n_jobs says.
+                with threadpool_limits(limits=n_jobs):
+                    section = audit.run(dataclasses.replace(inputs, n_jobs=n_jobs))
             except Exception as exc:  # an audit bug must not take the whole report down
                 section = audit.skip("the audit failed; see the error")
                 section.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()

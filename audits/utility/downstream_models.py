@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,9 +35,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from synth.audits.base import Interval
+from synth.cpus import map_single_threaded
 from synth.errors import ConfigError, DataError, did_you_mean
 from synth.schema import ColumnKind, Schema
 
@@ -362,21 +361,11 @@ def fit_models(
     OpenMP threads thousands of times per fit, and on a machine shared with other processes
     every barrier waits for a descheduled thread -- a 50,000-row fit took 13 s on two
     threads against 1.1 s on one while one other process kept a core busy. Separate
-    single-threaded fits use the cores without barriers. Fits are seeded, so a model does not
-    depend on the thread that fits it (and on the audits' test data the predictions equal
-    those of multi-threaded fits).
+    single-threaded fits use the cores without barriers (:func:`synth.cpus.map_single_threaded`).
+    Fits are seeded, so a model does not depend on the thread that fits it (and on the
+    audits' test data the predictions equal those of multi-threaded fits).
     """
-
-    def one(args: tuple[str, Task, Schema, list[str], pd.DataFrame, int, str]) -> FittedModel:
-        # OpenMP thread counts are per calling thread: limit this worker's own.
-        with threadpool_limits(limits=1, user_api="openmp"):
-            return fit_model(*args)
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        if n_jobs <= 1 or len(jobs) <= 1:
-            return [one(args) for args in jobs]
-        with ThreadPoolExecutor(max_workers=min(n_jobs, len(jobs))) as pool:
-            return list(pool.map(one, jobs))
+    return map_single_threaded(lambda args: fit_model(*args), jobs, n_jobs)
 
 
 def predict_scores(model: FittedModel, X: pd.DataFrame, task: Task) -> np.ndarray:
