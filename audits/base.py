@@ -12,7 +12,6 @@ Metric names are ``"<family>.<metric>"``; families are ``fidelity``, ``utility``
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,20 +20,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import pandas as pd
 
+from synth.cpus import usable_cores
 from synth.schema import Schema
 from synth.stats.intervals import Interval
 from synth.stats.intervals import json_number as _num
 
 if TYPE_CHECKING:
     from synth.generators.base import Generator
-
-def _usable_cores() -> int:
-    """CPU cores this process may run on (affinity-aware), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
 
 FAMILIES = ("fidelity", "utility", "fairness", "privacy", "membership")
 
@@ -62,6 +54,13 @@ class Metric:
     ``better`` says which direction is good: ``"lower"``, ``"higher"``, or ``"closer"``
     (closer to ``ideal``). ``passing`` is one plain sentence on what a good value means.
     ``details`` holds JSON-serialisable extras (counts, per-model values, ...).
+
+    ``reference`` is the same measurement between two real samples (the holdout against
+    the training rows), or what real data scores by construction: what a generator that
+    drew fresh records from the population would reach. The report's findings rank every
+    metric that is far from its reference. ``label`` is a short plain-language name for
+    the report ("detection AUC"); both are optional, and result.json files without them
+    still render.
     """
 
     name: str
@@ -72,6 +71,8 @@ class Metric:
     ideal: float | None = None
     threat_model: ThreatModel | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    reference: float | None = None
+    label: str | None = None
 
     @property
     def family(self) -> str:
@@ -97,6 +98,8 @@ class Metric:
             "passing": self.passing,
             "threat_model": self.threat_model.to_dict() if self.threat_model else None,
             "details": self.details,
+            "reference": _num(self.reference) if self.reference is not None else None,
+            "label": self.label,
         }
 
 
@@ -124,19 +127,28 @@ class Figure:
     kind: FigureKind
     data: dict[str, Any]
     caption: str = ""
+    per_record: bool = False  # shows individual records (a gallery, nearest neighbours): steward report only
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "kind": self.kind, "data": self.data, "caption": self.caption}
+        return {"id": self.id, "title": self.title, "kind": self.kind, "data": self.data, "caption": self.caption,
+                "per_record": self.per_record}
 
 
 @dataclass(frozen=True)
 class TableBlock:
-    """A small table of aggregates (never raw real records) for the report."""
+    """A small table of aggregates (never raw real records) for the report.
+
+    ``per_record``: the rows describe individual records (row indices, per-record scores
+    such as an exposure ranking). The steward report shows them; the public report, which
+    travels with a released data set, leaves them out, because published per-record privacy
+    results can serve an attacker as an oracle.
+    """
 
     title: str
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
     caption: str = ""
+    per_record: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -144,6 +156,7 @@ class TableBlock:
             "columns": list(self.columns),
             "rows": [[_num(v) if isinstance(v, float) else v for v in r] for r in self.rows],
             "caption": self.caption,
+            "per_record": self.per_record,
         }
 
 
@@ -216,7 +229,9 @@ class AuditInputs:
     include_real_records: bool = False
     train_groups: np.ndarray | None = None
     holdout_groups: np.ndarray | None = None
-    n_jobs: int = field(default_factory=_usable_cores)  # threads an audit may use
+    # Threads an audit may use. The runner lowers it, audit by audit, to the CPUs free at
+    # the time (synth.cpus.free_cpus), so a busy machine is not oversubscribed.
+    n_jobs: int = field(default_factory=usable_cores)
 
 
 class Audit(ABC):

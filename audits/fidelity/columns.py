@@ -146,6 +146,7 @@ class ColumnFidelityAudit(Audit):
                     better=better,  # type: ignore[arg-type]
                     ideal=ideal,
                     details=details,
+                    reference=details["noise_floor_holdout"],  # type: ignore[arg-type]
                 )
             )
         return metrics

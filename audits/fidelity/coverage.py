@@ -149,6 +149,7 @@ class CoverageAudit(Audit):
                         "holdout_reference": ref_values.get(key),
                         "holdout_reference_rows": n_ref if reference is not None else None,
                     },
+                    reference=ref_values.get(key),
                 )
             )
         section.tables.append(

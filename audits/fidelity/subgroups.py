@@ -137,6 +137,7 @@ class SubgroupFidelityAudit(Audit):
                     "noise_floor_holdout": float(worst.noise_floor) if np.isfinite(worst.noise_floor) else None,
                     "n_subgroups": len(groups),
                 },
+                reference=float(worst.noise_floor) if np.isfinite(worst.noise_floor) else None,
             )
         )
         section.tables.append(_table(groups))

@@ -14,7 +14,12 @@ intersection (one combined column named ``"a|b"`` whose groups read ``"F|black"`
    the **maximum over attributes** (the worst attribute; for the increases, the largest
    per-attribute increase). Intervals: a paired bootstrap over holdout rows (predictions
    are resampled, models are not refitted); the headline interval is that of the
-   maximum, recomputed on every resample.
+   maximum, recomputed on every resample. ``fairness.subgroup_tpr_drop_max`` is the
+   largest drop, over eligible subgroups of every attribute, in the true-positive rate
+   (recall: the share of positive cases the model flags) from the real-trained to the
+   synthetic-trained model; its reference is 0 (a model trained on real data loses
+   nothing against itself), and a value well above 0 means the synthetic data teaches a
+   model to miss patients in some group.
 3. **Bias amplification** (binary targets only) — for each attribute the label-rate gap
    ``max_g P(y=positive | g) - min_g P(y=positive | g)`` in the synthetic rows minus the
    same gap in the real training rows; ``fairness.bias_amplification`` is the maximum over
@@ -110,6 +115,7 @@ class FairnessAudit(Audit):
         "fairness.eo_diff_real",
         "fairness.eo_diff_synthetic",
         "fairness.eo_diff_increase",
+        "fairness.subgroup_tpr_drop_max",
         "fairness.bias_amplification",
     )
     needs_target = True
@@ -247,6 +253,7 @@ class FairnessAudit(Audit):
 
         per_attr: dict[str, dict[str, Any]] = {}
         reps = {m: [] for m in _FAIRNESS_MEASURES}  # measure -> one (n_boot, 2) array per attribute
+        drops: list[_TprDrop] = []  # one per attribute with an eligible group holding positives
         group_rows = []
         for a in attributes:
             groups = a.holdout[usable]
@@ -280,8 +287,14 @@ class FairnessAudit(Audit):
             boot = _bootstrap_parity(onehot, truth, predictions, self.n_boot, inputs.seed)
             for m in _FAIRNESS_MEASURES:
                 reps[m].append(boot[m])
+            drop = _tpr_drop(a.name, [str(g) for g in np.asarray(names)[eligible]], onehot, truth, predictions,
+                             self.n_boot, inputs.seed)
+            if drop is not None:
+                drops.append(drop)
 
         self._downstream_metrics(section, per_attr, reps, models)
+        if drops:
+            section.metrics.append(_tpr_drop_metric(drops, self.n_boot))
         section.tables.append(TableBlock(
             "Downstream model by subgroup (real holdout)",
             ("attribute", "group", "model", "holdout n", "selection rate", "TPR", "FPR", "in max"),
@@ -551,6 +564,60 @@ def _labels(series: pd.Series, spec: ColumnSpec, edges: np.ndarray | None) -> np
 def _onehot(labels: np.ndarray, groups: list[str]) -> np.ndarray:
     """``(n_rows, len(groups))`` indicator matrix; rows in no listed group are all zero."""
     return np.stack([labels == g for g in groups], axis=1).astype(float)
+
+
+# -- recall lost per subgroup ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _TprDrop:
+    """Recall of the real- and synthetic-trained model in the worst group of one attribute,
+    and ``(n_boot,)`` replicates of the largest drop over that attribute's groups."""
+
+    attribute: str
+    group: str
+    real_tpr: float
+    synthetic_tpr: float
+    positives: int
+    replicates: np.ndarray
+
+
+def _tpr_drop(attribute: str, groups: list[str], onehot: np.ndarray, truth: np.ndarray,
+              predictions: list[np.ndarray], n_boot: int, seed: int) -> _TprDrop | None:
+    """The group of ``onehot`` (n, k) whose true-positive rate drops most from the real-trained
+    to the synthetic-trained model; None when no group holds a positive case."""
+    positives = onehot * truth[:, None]
+    n_pos = positives.sum(axis=0)
+    if not (n_pos > 0).any():
+        return None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpr = [(positives * pred[:, None]).sum(axis=0) / n_pos for pred in predictions]
+    drop = np.where(n_pos > 0, tpr[0] - tpr[1], -np.inf)
+    worst = int(np.argmax(drop))
+    reps = []
+    for w in _weight_chunks(truth.size, n_boot, seed):
+        real, syn = (_rates(w, positives, pred) for pred in predictions)
+        with np.errstate(all="ignore"), _quiet():
+            reps.append(np.nanmax(real - syn, axis=1))
+    return _TprDrop(attribute, groups[worst], float(tpr[0][worst]), float(tpr[1][worst]), int(n_pos[worst]),
+                    np.concatenate(reps))
+
+
+def _tpr_drop_metric(drops: list[_TprDrop], n_boot: int) -> Metric:
+    worst = max(drops, key=lambda d: d.real_tpr - d.synthetic_tpr)
+    with np.errstate(all="ignore"), _quiet():
+        boot = np.nanmax(np.stack([d.replicates for d in drops], axis=1), axis=1)
+    return Metric(
+        "fairness.subgroup_tpr_drop_max", worst.real_tpr - worst.synthetic_tpr,
+        "Largest drop, over sensitive subgroups, in the share of positive holdout cases the model catches "
+        "(true-positive rate) when it is trained on synthetic instead of real data; 0 means no group loses recall "
+        "(say below 0.05).",
+        percentile_interval(boot, f"paired bootstrap over holdout rows (n={n_boot})"), "lower", 0.0,
+        details={"attribute": worst.attribute, "group": worst.group, "real_tpr": worst.real_tpr,
+                 "synthetic_tpr": worst.synthetic_tpr, "positives_in_group": worst.positives,
+                 "per_attribute": {d.attribute: _json(d.real_tpr - d.synthetic_tpr) for d in drops}},
+        reference=0.0,
+    )
 
 
 # -- vectorised bootstrap of group rates --------------------------------------------------------
