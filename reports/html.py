@@ -17,26 +17,32 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from markupsafe import Markup, escape
 
 from synth.atomic import write_text
+from synth.reports.audience import AUDIENCE_NOTES, AUDIENCE_TITLES, Audience
 from synth.reports.view import build_view
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-def render_html(result: Mapping[str, Any]) -> str:
+def render_html(result: Mapping[str, Any], *, audience: Audience = "steward") -> str:
     """The report page for ``result`` (``AuditResult.to_dict()``, schema version 1), as HTML text.
+
+    ``audience`` is ``"steward"`` (the default: everything) or ``"public"`` (aggregates
+    only; see :mod:`synth.reports.audience`).
 
     Raises :class:`synth.errors.DataError` when ``result`` is not such a dict.
     """
-    return _template().render(v=build_view(result))
+    return _template("report.html.j2").render(v=build_view(result, audience=audience),
+                                              audience_title=AUDIENCE_TITLES[audience],
+                                              audience_note=AUDIENCE_NOTES[audience])
 
 
-def write_report(result: Mapping[str, Any], path: Path) -> None:
+def write_report(result: Mapping[str, Any], path: Path, *, audience: Audience = "steward") -> None:
     """Render ``result`` and write it to ``path`` atomically (temp file, then rename)."""
-    write_text(Path(path), render_html(result))
+    write_text(Path(path), render_html(result, audience=audience))
 
 
 @cache
-def _template() -> Template:
+def _template(name: str) -> Template:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,  # every template, every value: result strings are untrusted text
@@ -45,7 +51,7 @@ def _template() -> Template:
         lstrip_blocks=True,
     )
     env.filters["soft_breaks"] = soft_breaks
-    return env.get_template("report.html.j2")
+    return env.get_template(name)
 
 
 def soft_breaks(name: str) -> Markup:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
 MISSING = "\u2014"  # em dash: the value was not computed or is undefined
@@ -60,3 +61,37 @@ def format_exact(x: Any) -> str:
 def is_number(x: Any) -> bool:
     """True for ints and floats (not bools): table cells that are right-aligned."""
     return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def interval_text(ci: Mapping[str, Any] | None) -> tuple[str, str]:
+    """An interval as the report writes it, and a note when it needs one.
+
+    ``[0.12, 0.34]`` with no note for an ordinary interval; a degenerate or one-sided one
+    says why instead of printing ``[0, 0]`` or ``[0, —]`` alone:
+
+    - no interval: ``("—", "")`` (the report says "no interval" where the method goes);
+    - both ends missing: ``("—", "interval undefined: too little data")``;
+    - one end missing: ``("≥ 0", "one-sided: the data give no upper bound")``;
+    - zero width: ``("[0, 0]", "zero width: every resample gave the same value ...")``.
+    """
+    if not ci:
+        return MISSING, ""
+    low, high = _finite(ci.get("low")), _finite(ci.get("high"))
+    if low is None and high is None:
+        return MISSING, "interval undefined: too little data to compute it"
+    if high is None:
+        return f"\u2265 {format_number(low)}", "one-sided: the data give no upper bound"
+    if low is None:
+        return f"\u2264 {format_number(high)}", "one-sided: the data give no lower bound"
+    text = f"[{format_number(low)}, {format_number(high)}]"
+    if low == high:
+        return text, ("zero width: every resample gave the same value (typically no event was observed), "
+                      "so this interval does not show the uncertainty")
+    return text, ""
+
+
+def _finite(x: Any) -> float | None:
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        return None
+    v = float(x)
+    return v if math.isfinite(v) else None

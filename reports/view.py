@@ -22,8 +22,11 @@ from markupsafe import Markup
 
 from synth.audits.base import FAMILIES
 from synth.errors import DataError
+from synth.reports.audience import AUDIENCES, Audience, is_per_record
 from synth.reports.figures import figure_svg
-from synth.reports.numbers import MISSING, format_exact, format_number, is_number
+from synth.reports.findings import find, reference_of
+from synth.reports.glossary import entry
+from synth.reports.numbers import MISSING, format_exact, format_number, interval_text, is_number
 from synth.result import RESULT_SCHEMA_VERSION
 
 REQUIRED_KEYS = ("schema_version", "passed", "gates", "data", "generator", "sections", "manifest")
@@ -44,6 +47,11 @@ FAMILY_QUESTIONS = {
 THREAT_FAMILIES = frozenset({"privacy", "membership"})
 MAX_DETAILS_CHARS = 4000  # a metric's details beyond this are cut; result.json has them in full
 MAX_CATEGORIES_SHOWN = 12
+FIGURES_SHOWN = 2  # per audit; the rest are folded (open on demand, no script)
+METRICS_SHOWN = 6  # per audit, besides gated metrics; the rest are folded
+TABLE_ROWS_SHOWN = 10  # longer tables show their first rows and fold the rest
+FINDINGS_SHOWN = 6  # on the first screen; the rest are folded
+HEATMAP_LABELS_SHOWN = 8  # a larger heatmap's labels are unreadable: folded, its table of top pairs leads
 DATA_COUNTS = (
     ("n_train", "training rows (real)"),
     ("n_holdout", "holdout rows (real, never shown to the generator)"),
@@ -63,6 +71,7 @@ class Cell:
 @dataclass(frozen=True)
 class GateRow:
     expression: str
+    label: str  # the gated metric's plain name
     observed: str
     op: str
     threshold: str
@@ -74,8 +83,11 @@ class GateRow:
 @dataclass(frozen=True)
 class MetricRow:
     name: str
+    label: str
     value: str
     ci: str
+    ci_note: str  # why an interval is degenerate or one-sided ("" when it is an ordinary interval)
+    reference: str  # the real-vs-real reference, "" when the metric has none
     ci_method: str
     ci_level: str
     passing: str
@@ -100,13 +112,38 @@ class FigureView:
     title: str
     caption: str
     svg: Markup
+    folded: bool  # drawn inside a closed <details>: opened on demand
+
+
+@dataclass(frozen=True)
+class FindingView:
+    name: str
+    label: str
+    sentence: str
+    severity_pct: int  # 0-100: share of the way from the real-vs-real reference to the worst value
+    value: str
+    reference: str
+    ci: str
+    has_interval: bool
+    anchor: str
+
+
+@dataclass(frozen=True)
+class GlossaryRow:
+    name: str
+    label: str
+    explanation: str
+    passing: str
+    reference: str  # the real-vs-real reference, "" when the metric has none
+    anchor: str
 
 
 @dataclass(frozen=True)
 class TableView:
     title: str
     columns: list[str]
-    rows: list[list[Cell]]
+    rows: list[list[Cell]]  # shown
+    folded_rows: list[list[Cell]]  # the rest, in a closed <details>
     caption: str
 
 
@@ -123,6 +160,23 @@ class SectionView:
     figures: list[FigureView]
     tables: list[TableView]
     notes: list[str]
+    withheld: list[str]  # public report: what per-record content was left out
+
+    @property
+    def shown_metrics(self) -> list[MetricRow]:
+        return [m for i, m in enumerate(self.metrics) if i < METRICS_SHOWN or m.gate]
+
+    @property
+    def folded_metrics(self) -> list[MetricRow]:
+        return [m for i, m in enumerate(self.metrics) if i >= METRICS_SHOWN and not m.gate]
+
+    @property
+    def shown_figures(self) -> list[FigureView]:
+        return [f for f in self.figures if not f.folded]
+
+    @property
+    def folded_figures(self) -> list[FigureView]:
+        return [f for f in self.figures if f.folded]
 
 
 @dataclass(frozen=True)
@@ -137,8 +191,10 @@ class FamilyView:
 @dataclass(frozen=True)
 class KeyNumber:
     name: str
+    label: str
     value: str
     ci: str
+    ci_note: str
     ci_method: str
     gate: str | None
     anchor: str
@@ -168,6 +224,7 @@ class RecordTable:
 
 @dataclass(frozen=True)
 class ReportView:
+    audience: Audience
     passed: bool
     created_utc: str
     synth_version: str
@@ -178,7 +235,11 @@ class ReportView:
     any_default_gate: bool
     any_gate_error: bool
     key_numbers: list[KeyNumber]
+    findings: list[FindingView]
+    findings_checked: int  # metrics with a real-vs-real reference
+    findings_without_reference: int
     families: list[FamilyView]
+    glossary: list[GlossaryRow]
     data_counts: list[tuple[str, str]]
     columns: list[ColumnRow]
     column_names: list[str]
@@ -190,31 +251,40 @@ class ReportView:
     manifest_overview: list[KeyValues]
     manifest_records: list[RecordTable]
     manifest_json: str | None  # None: no manifest in the result
+    findings_shown: int = FINDINGS_SHOWN  # on the first screen; the rest are folded
 
 
 # -- building -------------------------------------------------------------------------
 
 
-def build_view(result: Mapping[str, Any]) -> ReportView:
+def build_view(result: Mapping[str, Any], *, audience: Audience = "steward") -> ReportView:
     """Check ``result`` (a result.json dict, schema version 1) and build the report's view model.
+
+    ``audience``: ``"steward"`` (everything the result holds) or ``"public"`` (aggregates
+    only: per-record tables and figures and metric details are left out; see
+    :mod:`synth.reports.audience`).
 
     Raises :class:`synth.errors.DataError` naming the problem when ``result`` is not a
     result.json dict of a supported schema version.
     """
     check_result(result)
+    if audience not in AUDIENCES:
+        raise DataError(f"Unknown report audience {audience!r}: use one of {', '.join(AUDIENCES)}.")
     sections = [s for s in result["sections"] if isinstance(s, Mapping)]
     metrics = {m["name"]: m for s in sections for m in _metrics_of(s)}
     gate_status = _gate_status(result["gates"])
     anchors = _Anchors()
-    families = _families(sections, gate_status, anchors)
+    families = _families(sections, gate_status, anchors, audience)
     metric_anchor = {row.name: row.anchor for f in families for s in f.sections for row in s.metrics}
-    gates = [_gate_row(g) for g in result["gates"] if isinstance(g, Mapping)]
+    findings = find(sections)
+    gates = [_gate_row(g, metrics) for g in result["gates"] if isinstance(g, Mapping)]
     data = result["data"] if isinstance(result["data"], Mapping) else {}
     generator = result["generator"] if isinstance(result["generator"], Mapping) else None
     privacy = generator.get("privacy") if generator else None
     manifest = result["manifest"] if isinstance(result["manifest"], Mapping) else None
     overview, records = _manifest_overview(manifest) if manifest else ([], [])
     return ReportView(
+        audience=audience,
         passed=bool(result["passed"]),
         created_utc=_utc_text(result.get("created_utc")),
         synth_version=str(result.get("synth_version") or MISSING),
@@ -225,7 +295,12 @@ def build_view(result: Mapping[str, Any]) -> ReportView:
         any_default_gate=any(g.default for g in gates),
         any_gate_error=any(g.error for g in gates),
         key_numbers=_key_numbers(result["gates"], families, metrics, gate_status, metric_anchor),
+        findings=[FindingView(f.name, f.label, f.sentence, round(100 * f.severity), f.value, f.reference, f.ci,
+                              f.has_interval, metric_anchor.get(f.name, "")) for f in findings.findings],
+        findings_checked=findings.checked,
+        findings_without_reference=findings.without_reference,
         families=families,
+        glossary=_glossary(families, metrics),
         data_counts=[(label, format_number(data[key])) for key, label in DATA_COUNTS if key in data],
         columns=_columns(data),
         column_names=[str(c) for c in data.get("columns") or [] if not isinstance(c, Mapping)],
@@ -308,9 +383,11 @@ def _gate_status(gates: Sequence[Any]) -> dict[str, str]:
     return status
 
 
-def _gate_row(g: Mapping[str, Any]) -> GateRow:
+def _gate_row(g: Mapping[str, Any], metrics: Mapping[str, Mapping[str, Any]]) -> GateRow:
+    metric = str(g.get("metric") or "")
     return GateRow(
         expression=str(g.get("expression", MISSING)),
+        label=entry(metric, metrics.get(metric)).label if metric else "",
         observed=format_number(g.get("observed")),
         op=str(g.get("op", "")),
         threshold=format_exact(g.get("threshold")),
@@ -320,7 +397,8 @@ def _gate_row(g: Mapping[str, Any]) -> GateRow:
     )
 
 
-def _families(sections: list[Mapping[str, Any]], gate_status: dict[str, str], anchors: _Anchors) -> list[FamilyView]:
+def _families(sections: list[Mapping[str, Any]], gate_status: dict[str, str], anchors: _Anchors,
+              audience: Audience) -> list[FamilyView]:
     order = list(FAMILIES) + sorted({str(s.get("family")) for s in sections} - set(FAMILIES))
     families = []
     figure_counter = itertools.count(1)  # fig1, fig2, ...: SVG id prefixes unique on the page
@@ -329,23 +407,40 @@ def _families(sections: list[Mapping[str, Any]], gate_status: dict[str, str], an
         if not members:
             continue
         anchor = anchors("family", family)
-        views = [_section(s, family, gate_status, anchors, figure_counter) for s in members]
+        views = [_section(s, family, gate_status, anchors, figure_counter, audience) for s in members]
         families.append(FamilyView(anchor, family, FAMILY_TITLES.get(family, family.title()),
                                    FAMILY_QUESTIONS.get(family, ""), views))
     return families
 
 
 def _section(s: Mapping[str, Any], family: str, gate_status: dict[str, str], anchors: _Anchors,
-             figure_counter: Iterator[int]) -> SectionView:
+             figure_counter: Iterator[int], audience: Audience) -> SectionView:
     audit = str(s.get("audit", family))
     metrics = _metrics_of(s)
-    rows = [_metric_row(m, family, gate_status, anchors) for m in metrics]
+    public = audience == "public"
+    rows = [_metric_row(m, family, gate_status, anchors, with_details=not public) for m in metrics]
+    withheld: list[str] = []
     figures = []
     for f in s.get("figures") or []:
-        if isinstance(f, Mapping):
-            n = next(figure_counter)
-            figures.append(FigureView(anchors("figure", str(f.get("id", n))), str(f.get("title", "")),
-                                      str(f.get("caption", "")), trusted_svg(figure_svg(f, id_prefix=f"fig{n}"))))
+        if not isinstance(f, Mapping):
+            continue
+        if public and is_per_record(f):
+            withheld.append(f"the figure '{f.get('title', '')}'")
+            continue
+        n = next(figure_counter)
+        big_heatmap = f.get("kind") == "heatmap" and len((f.get("data") or {}).get("labels") or []) > HEATMAP_LABELS_SHOWN
+        shown = sum(not v.folded for v in figures)
+        figures.append(FigureView(anchors("figure", str(f.get("id", n))), str(f.get("title", "")),
+                                  str(f.get("caption", "")), trusted_svg(figure_svg(f, id_prefix=f"fig{n}")),
+                                  folded=big_heatmap or shown >= FIGURES_SHOWN))
+    tables = []
+    for t in s.get("tables") or []:
+        if not isinstance(t, Mapping):
+            continue
+        if public and is_per_record(t):
+            withheld.append(f"the table '{t.get('title', '')}'")
+            continue
+        tables.append(_table(t))
     seconds = s.get("seconds")
     return SectionView(
         anchor=anchors("audit", audit),
@@ -357,8 +452,9 @@ def _section(s: Mapping[str, Any], family: str, gate_status: dict[str, str], anc
         metrics=rows,
         threats=_threat_cards(metrics) if family in THREAT_FAMILIES else [],
         figures=figures,
-        tables=[_table(t) for t in s.get("tables") or [] if isinstance(t, Mapping)],
+        tables=tables,
         notes=[str(n) for n in s.get("notes") or []],
+        withheld=withheld,
     )
 
 
@@ -366,19 +462,24 @@ def _metrics_of(section: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [m for m in section.get("metrics") or [] if isinstance(m, Mapping) and "name" in m]
 
 
-def _metric_row(m: Mapping[str, Any], family: str, gate_status: dict[str, str], anchors: _Anchors) -> MetricRow:
+def _metric_row(m: Mapping[str, Any], family: str, gate_status: dict[str, str], anchors: _Anchors, *,
+                with_details: bool = True) -> MetricRow:
     name = str(m["name"])
     ci = m.get("ci") if isinstance(m.get("ci"), Mapping) else None
     details = m.get("details")
     details_text = None
-    if isinstance(details, Mapping) and details:
+    if with_details and isinstance(details, Mapping) and details:
         details_text = json.dumps(details, indent=2, ensure_ascii=False, default=str)
         if len(details_text) > MAX_DETAILS_CHARS:
             details_text = details_text[:MAX_DETAILS_CHARS] + "\n… (cut here; result.json has the full details)"
+    ci_text, ci_note = interval_text(ci)
     return MetricRow(
         name=name,
+        label=entry(name, m).label,
         value=format_number(m.get("value")),
-        ci=_ci_text(ci),
+        ci=ci_text,
+        ci_note=ci_note,
+        reference=format_number(ref) if (ref := reference_of(m)) is not None else "",
         ci_method=str(ci.get("method", "")) if ci else "no interval",
         ci_level=_level_text(ci),
         passing=str(m.get("passing") or ""),
@@ -388,12 +489,6 @@ def _metric_row(m: Mapping[str, Any], family: str, gate_status: dict[str, str], 
         details=details_text,
         anchor=anchors("metric", name),
     )
-
-
-def _ci_text(ci: Mapping[str, Any] | None) -> str:
-    if not ci:
-        return MISSING
-    return f"[{format_number(ci.get('low'))}, {format_number(ci.get('high'))}]"
 
 
 def _level_text(ci: Mapping[str, Any] | None) -> str:
@@ -425,11 +520,15 @@ def _threat_cards(metrics: list[Mapping[str, Any]]) -> list[ThreatCard]:
 
 
 def _table(t: Mapping[str, Any]) -> TableView:
+    rows = [[Cell(format_number(v) if v is None or is_number(v) else str(v), is_number(v) or v is None)
+             for v in r] for r in t.get("rows") or []]
+    # Fold only when it saves something: a table two rows too long is shown whole.
+    cut = TABLE_ROWS_SHOWN if len(rows) > TABLE_ROWS_SHOWN + 2 else len(rows)
     return TableView(
         title=str(t.get("title", "")),
         columns=[str(c) for c in t.get("columns") or []],
-        rows=[[Cell(format_number(v) if v is None or is_number(v) else str(v), is_number(v) or v is None)
-               for v in r] for r in t.get("rows") or []],
+        rows=rows[:cut],
+        folded_rows=rows[cut:],
         caption=str(t.get("caption", "")),
     )
 
@@ -450,10 +549,25 @@ def _key_numbers(gates: Sequence[Any], families: list[FamilyView], metrics: Mapp
     for name in names:
         m = metrics[name]
         ci = m.get("ci") if isinstance(m.get("ci"), Mapping) else None
-        out.append(KeyNumber(name, format_number(m.get("value")), _ci_text(ci),
+        ci_text, ci_note = interval_text(ci)
+        out.append(KeyNumber(name, entry(name, m).label, format_number(m.get("value")), ci_text, ci_note,
                              f"{_level_text(ci)} {ci.get('method', '')}".strip() if ci else "no interval",
                              gate_status.get(name), metric_anchor.get(name, "")))
     return out
+
+
+def _glossary(families: list[FamilyView], metrics: Mapping[str, Mapping[str, Any]]) -> list[GlossaryRow]:
+    """One entry per metric in the report, in report order."""
+    rows = []
+    for f in families:
+        for s in f.sections:
+            for row in s.metrics:
+                m = metrics.get(row.name, {})
+                e = entry(row.name, m)
+                ref = reference_of(m) if m else None
+                rows.append(GlossaryRow(row.name, e.label, e.explanation, row.passing,
+                                        format_number(ref) if ref is not None else "", row.anchor))
+    return rows
 
 
 def _utc_text(stamp: Any) -> str:

@@ -150,7 +150,8 @@ def test_families_in_order_with_their_audits_and_figures(page, result):
 
 def test_metric_rows_show_value_interval_method_and_meaning(page):
     row = cells(metric_row(page, "privacy.dcr_share"))
-    assert row[0].startswith("privacy.dcr_share") and "gate fail" in row[0]
+    # the plain label first, then the id gates refer to
+    assert row[0].startswith("closer to training than to fresh data privacy.dcr_share") and "gate fail" in row[0]
     assert row[1:4] == ["0.512", "[0.483, 0.541]", "wilson"]
     assert "closer to 0.5 is better" in row[4]
     assert cells(metric_row(page, "utility.auc_ratio"))[1:3] == ["0.962", "[0.931, 0.990]"]

@@ -543,6 +543,7 @@ def _exposed_records_table(train: pd.DataFrame, r: ExposureRanking) -> TableBloc
         rows=rows,
         caption="Shown because the config sets audit.include_real_records: true. This report contains real "
         "patient records: handle it like the training data.",
+        per_record=True,
     )
 
 
@@ -568,6 +569,7 @@ def _ranking_table(r: ExposureRanking, n_train: int) -> TableBlock:
                "(max_query_rows). " if r.n_records < n_train else "")
             + "Rows are named by index label only, never by their values."
         ),
+        per_record=True,  # row indices of at-risk records: an attacker's oracle if published
     )
 
 
