@@ -205,7 +205,7 @@ def generate(
                                   command="generate")
         if result is not None:
             with timer.step("report"):
-                _write_result(staged, result, manifest, report=cfg.output.report)
+                _write_result(staged, result, manifest, report=cfg.output.report, audience=cfg.report.audience)
         manifest["timings_s"] = timer.seconds
         manifest["finished_utc"] = _now()
         _write_json(staged.path("manifest.json"), manifest)
@@ -219,8 +219,9 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, default=_json_default))
 
 
-def _write_result(staged: StagedOutputs, result: AuditResult, manifest: dict[str, Any], *, report: bool) -> None:
-    """Stage result.json (carrying ``manifest``) and, if asked, report.html; list both in the manifest."""
+def _write_result(staged: StagedOutputs, result: AuditResult, manifest: dict[str, Any], *, report: bool,
+                  audience: str = "steward") -> None:
+    """Stage result.json (carrying ``manifest``) and, if asked, report.html for ``audience``; list both in the manifest."""
     from synth.reports import write_report
 
     result.manifest = manifest
@@ -228,7 +229,7 @@ def _write_result(staged: StagedOutputs, result: AuditResult, manifest: dict[str
     _write_json(staged.path("result.json"), result_dict)
     names = ["result.json"]
     if report:
-        write_report(result_dict, staged.path("report.html"))
+        write_report(result_dict, staged.path("report.html"), audience=audience)  # type: ignore[arg-type]
         names.append("report.html")
     manifest["outputs"].extend(file_entry(staged.path(n), staged.staging) for n in names)
 
@@ -253,6 +254,21 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def _check_gates_without_holdout(audits: Sequence[Audit], gates: Sequence[Gate], label: str) -> None:
+    """:class:`ConfigError` when a gate needs an audit that cannot run without a holdout."""
+    family = {metric: a.family for a in audits for metric in a.provides}
+    blocked = [g for g in gates if family.get(g.metric) in _NEEDS_HOLDOUT_FAMILIES]
+    if not blocked:
+        return
+    listed = "; ".join(g.expression + (" (a default gate)" if g.default else "") for g in blocked)
+    raise ConfigError(
+        f"{label}: no holdout was given, so the gate(s) {listed} cannot be computed: the privacy, membership, "
+        "utility and fairness audits compare the synthetic data with real records the generator never saw. "
+        "Pass --holdout (holdout= in Python) with such records, for example the rows held out before training; "
+        "or, for a fidelity-only check, give a config whose gates use fidelity metrics only (or gates: [])."
+    )
 
 
 def _frame(value: str | Path | pd.DataFrame, role: str) -> pd.DataFrame:
@@ -283,9 +299,10 @@ def audit(
     """Audit ``synthetic`` against the ``real`` training table and a ``holdout``.
 
     ``real`` is what the generator was trained on; ``holdout`` is real data from the same
-    population it never saw (without it, privacy, membership, utility and fairness audits
-    are skipped, so the default privacy gates fail: a release is not passed on missing
-    evidence). The schema is inferred from ``real`` with the config's ``data`` overrides
+    population it never saw. Without it the privacy, membership, utility and fairness
+    audits cannot run, so only the fidelity audits do, and a gate on any other metric
+    (the default privacy gates included) is a :class:`ConfigError` raised before any work:
+    a release is never judged on missing evidence. The schema is inferred from ``real`` with the config's ``data`` overrides
     and roles; keyword roles override the config. With ``output_dir`` the result.json,
     report.html and manifest.json are written there.
     """
@@ -320,6 +337,8 @@ def audit(
                     "Synthetic, holdout and real tables must share the modelled columns."
                 )
             checked[role] = coerce_to_schema(df[schema.names], schema)
+    if holdout is None:  # after the data checks (a wrong path is the first thing to fix), before any audit
+        _check_gates_without_holdout(selected, parsed_gates, label)
     train = real_df[schema.names]
     hold = checked.get("--holdout")
     if hold is None:
@@ -351,7 +370,7 @@ def audit(
                                       config=cfg.model_dump(mode="json") if config is not None else None,
                                       timings=timer.seconds, outputs=[], started_utc=started, finished_utc=_now(),
                                       command="audit")
-            _write_result(staged, result, manifest, report=True)
+            _write_result(staged, result, manifest, report=True, audience=cfg.report.audience)
             _write_json(staged.path("manifest.json"), manifest)
             staged.commit()
     return result

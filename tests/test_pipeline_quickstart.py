@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -87,7 +88,45 @@ def test_same_config_and_seed_give_byte_identical_synthetic_data(tmp_path):
     assert first.passed and second.passed and third.result is None
 
 
-def test_cli_quickstart_exit_code_and_report_command(tmp_path):
+def test_quickstart_report_leads_with_findings_against_real_vs_real_references(quickstart):
+    html = (quickstart.output_dir / "report.html").read_text()
+    panel = html[html.index('id="findings"'):html.index('id="family-fidelity"')]  # under the verdict, before details
+    assert html.index('data-verdict="PASS"') < html.index('id="findings"')
+    items = re.findall(r'<li class="finding" data-metric="([^"]+)">(.*?)</li>', panel, re.S)
+    names = [name for name, _ in items]
+    assert names[0] == "fidelity.detection_auc"  # a copula's rows are easy to tell from real ones here
+    result = json.loads((quickstart.output_dir / "result.json").read_text())
+    detection = next(m for s in result["sections"] for m in s["metrics"] if m["name"] == "fidelity.detection_auc")
+    assert 0.45 < detection["reference"] < 0.55  # two real samples: a classifier is at chance
+    text = re.sub(r"<[^>]+>", "", dict(items)["fidelity.detection_auc"])
+    assert f"real-vs-real reference {detection['reference']:.3f}" in text
+    assert "between two real samples it manages" in text
+    # the other quality problems the verdict alone hides
+    assert {"fidelity.association_diff_max", "fairness.subgroup_tpr_drop_max", "utility.auroc_gap"} <= set(names)
+
+
+def test_quickstart_public_report_leaves_out_per_record_results(quickstart, tmp_path):
+    from synth.reports import write_report
+
+    result = json.loads((quickstart.output_dir / "result.json").read_text())
+    ranking = next(t for s in result["sections"] for t in s["tables"] if t.get("per_record"))
+    write_report(result, tmp_path / "public.html", audience="public")
+    steward = (quickstart.output_dir / "report.html").read_text()
+    public = (tmp_path / "public.html").read_text()
+
+    def rows(page: str) -> set[str]:
+        return {re.sub(r"<[^>]+>|\s", "", tr) for tr in re.findall(r"<tr>(.*?)</tr>", page, re.S)}
+
+    from synth.reports.numbers import format_number
+    ranked = {"".join(format_number(v) for v in row) for row in ranking["rows"]}
+    assert ranked <= rows(steward)  # every ranked record (rank, row index, scores) is in the steward's report
+    assert not ranked & rows(public)
+    for row in ranking["rows"]:  # no at-risk row index in any public cell
+        assert f">{format_number(row[1])}<" not in public
+    assert ranking["title"] not in public and "Left out of this public report" in public
+
+
+def test_cli_quickstart_exit_code_and_report_command(tmp_path, quickstart):
     cfg = yaml.safe_load(QUICKSTART.read_text())
     cfg["data"]["source"] = "builtin:actg175"
     cfg["audit"] = {"audits": ["fidelity_columns", "memorization"]}
@@ -103,6 +142,15 @@ def test_cli_quickstart_exit_code_and_report_command(tmp_path):
     again = subprocess.run([SYNTH, "report", str(tmp_path / "run" / "result.json")],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and (tmp_path / "run" / "report.html").is_file()
+    # two runs side by side: the quickstart (every audit) and this one (two audits)
+    compare = subprocess.run([SYNTH, "report", str(quickstart.output_dir / "result.json"),
+                              str(tmp_path / "run" / "result.json"), "--out", str(tmp_path / "compare.html")],
+                             capture_output=True, text=True, timeout=120)
+    assert compare.returncode == 0, compare.stdout + compare.stderr
+    page = (tmp_path / "compare.html").read_text()
+    row = re.search(r'<tr data-metric="fidelity.ks_mean" data-better="(\w*)" data-overlap="(\w*)">', page)
+    assert row and row.group(1) in ("A", "B", "tie") and row.group(2) in ("yes", "no")
+    assert re.search(r'data-metric="fidelity.detection_auc"[^>]*>.*?not computed', page, re.S)  # only run A has it
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -110,14 +158,27 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 
 @pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (apt-get install -y chromium)")
-def test_quickstart_report_opens_in_headless_chromium(quickstart, tmp_path):
-    png = tmp_path / "quickstart.png"
+@pytest.mark.parametrize("width", [1400, 800])
+def test_quickstart_report_opens_in_headless_chromium(quickstart, tmp_path, width):
+    from PIL import Image
+
+    png = tmp_path / f"quickstart-{width}.png"
+    height = 30_000  # taller than the page: the screenshot shows where it ends
     cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
            f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
-           f"--screenshot={png}", "--window-size=1280,3000", (quickstart.output_dir / "report.html").as_uri()]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+           f"--screenshot={png}", f"--window-size={width},{height}", (quickstart.output_dir / "report.html").as_uri()]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert not [ln for ln in done.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
-    assert png.stat().st_size > 100_000
-    shutil.copy(png, quickstart.output_dir / "screenshot.png")  # for a person to look at when debugging
+    shutil.copy(png, quickstart.output_dir / f"screenshot-{width}.png")  # for a person to look at
+    with Image.open(png) as im:
+        rgb = im.convert("RGB")
+        pass_green = (0x1E, 0x7B, 0x4F)  # --pass in report.css: the PASS verdict
+        first_screen = rgb.crop((0, 0, width, 1000)).getdata()
+        assert sum(1 for p in first_screen if all(abs(a - b) <= 12 for a, b in zip(p, pass_green))) > 500
+        # the page ends well before the screenshot does: detail is folded (it was 26,800 px at 1400)
+        background = rgb.getpixel((width - 2, height - 2))
+        rows = [y for y in range(height - 1, 0, -50) if any(rgb.getpixel((x, y)) != background
+                                                             for x in range(0, width, 7))]
+        assert rows and rows[0] < (19_000 if width == 1400 else 25_000)

@@ -2,12 +2,20 @@
 
 Exit codes: 0 success, 1 a gate failed (the data should not be released as is),
 2 a user error (bad config, data or arguments), with a one-paragraph explanation.
+
+Output adapts to where it goes: on a terminal, a spinner shows the current stage and
+listings are tables; in a pipe or a CI log, each stage is one plain line on stderr with
+the elapsed time, and listings are plain lines that are never cut to a terminal width.
+A closed pipe (``synth config schema | head``) ends the command quietly with exit code 0.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -37,8 +45,20 @@ app.add_typer(audits_app, name="audits")
 app.add_typer(config_app, name="config")
 app.add_typer(data_app, name="data")
 
-out = Console()
-err = Console(stderr=True)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``synth ... | head``): stop printing, keep going, keep the exit code.
+
+        Rich's default exits with code 1, which would turn a listing into a failure and a
+        failed gate's 1 into something a pipeline cannot tell apart.
+        """
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, (sys.stderr if self.stderr else sys.stdout).fileno())
+
+
+out = _Console()
+err = _Console(stderr=True)
 T = TypeVar("T")
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USER_ERROR = 0, 1, 2
@@ -55,21 +75,72 @@ def _user_errors() -> Iterator[None]:
 
 
 def _with_status(fn: Callable[[Callable[[str], None]], T]) -> T:
-    with err.status("starting", spinner="dots") as status:
-        return fn(lambda msg: status.update(msg))
+    """Run ``fn(say)``; ``say(stage)`` shows progress: a spinner on a terminal, else one line per stage."""
+    if err.is_terminal:
+        with err.status("starting", spinner="dots") as status:
+            return fn(lambda msg: status.update(msg))
+    started = time.perf_counter()
+
+    def say(msg: str) -> None:
+        # Plain lines for CI logs and pipelines, which see nothing of a spinner.
+        print(f"synth [{time.perf_counter() - started:7.1f} s] {msg}", file=sys.stderr, flush=True)
+
+    return fn(say)
+
+
+@contextmanager
+def _closed_pipe_is_fine() -> Iterator[None]:
+    """``synth ... | head``: a reader that stops early is not an error (exit 0, no traceback)."""
+    try:
+        yield
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(EXIT_OK) from None
+
+
+def _show_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A table on a terminal; in a pipe, one tab-separated line per row (header first), never cut."""
+    with _closed_pipe_is_fine():
+        if out.is_terminal:
+            table = Table(title=title)
+            for col in columns:
+                table.add_column(col, overflow="fold")
+            for row in rows:
+                table.add_row(*row)
+            out.print(table)
+            return
+        for row in [list(columns), *rows]:
+            print("\t".join(_plain(cell) for cell in row))
+        sys.stdout.flush()
+
+
+def _plain(text: str) -> str:
+    """Rich markup of a table cell as plain text."""
+    from rich.text import Text
+
+    return Text.from_markup(text).plain
+
+
+def _display_path(path: Path) -> str:
+    """``examples/../runs/quickstart`` -> ``runs/quickstart`` (relative to here when below it)."""
+    resolved = Path(os.path.abspath(path))
+    try:
+        return str(resolved.relative_to(Path.cwd()))
+    except ValueError:
+        return str(resolved)
 
 
 def _print_verdict(result: Any, where: Path | None) -> int:
-    table = Table(title="Gates", show_lines=False)
-    for col in ("gate", "observed", "result"):
-        table.add_column(col)
+    rows = []
     for g in result.gates:
         observed = "—" if g.observed is None else f"{g.observed:.4g}"
         verdict = "[green]pass[/]" if g.passed else f"[red]FAIL[/]{' (' + g.error + ')' if g.error else ''}"
-        table.add_row(g.expression + (" (default)" if g.default else ""), observed, verdict)
-    out.print(table)
+        rows.append([g.expression + (" (default)" if g.default else ""), observed, verdict])
+    _show_table("Gates", ("gate", "observed", "result"), rows)
     if where is not None:
-        out.print(f"outputs in [bold]{where}[/]")
+        out.print(f"outputs in [bold]{_display_path(where)}[/]", soft_wrap=True)
     if result.passed:
         out.print("[bold green]PASSED[/]: every gate passed.")
         return EXIT_OK
@@ -92,7 +163,8 @@ def generate(
     with _user_errors():
         res = _with_status(lambda say: run(config, output_dir=output_dir, progress=say))
     if res.result is None:
-        out.print(f"synthetic data written to [bold]{res.output_dir}[/] (auditing switched off)")
+        out.print(f"synthetic data written to [bold]{_display_path(res.output_dir)}[/] (auditing switched off)",
+                  soft_wrap=True)
         raise typer.Exit(EXIT_OK)
     raise typer.Exit(_print_verdict(res.result, res.output_dir))
 
@@ -101,7 +173,12 @@ def generate(
 def audit(
     real: Annotated[str, typer.Option("--real", help="Real training table (CSV/Parquet or builtin:NAME).")],
     synthetic: Annotated[str, typer.Option("--synthetic", help="Synthetic table to audit.")],
-    holdout: Annotated[str | None, typer.Option("--holdout", help="Real rows the generator never saw.")] = None,
+    holdout: Annotated[str | None, typer.Option(
+        "--holdout",
+        help="Real rows from the same population that the generator never saw (e.g. the rows you held out before "
+        "training). The privacy, membership, utility and fairness audits compare against them, so the default "
+        "privacy gates need them; without --holdout only the fidelity audits run, and a gate on any other metric "
+        "is an error (exit 2) before the audit starts.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Config for roles, audits and gates.")] = None,
     target: Annotated[str | None, typer.Option(help="Outcome column.")] = None,
     sensitive: Annotated[str | None, typer.Option(help="Comma-separated sensitive columns.")] = None,
@@ -112,8 +189,9 @@ def audit(
 ) -> None:
     """Audit an existing synthetic table against the real training data and a holdout.
 
-    Without gates in a config, conservative default privacy gates apply. Exit code 1
-    when a gate fails, 2 on a user error.
+    Without gates in a config, conservative default privacy gates apply; they need
+    --holdout. Exit code 1 when a gate fails, 2 on a user error (a missing holdout
+    included).
     """
     from synth.pipeline import audit as run
 
@@ -130,27 +208,54 @@ def audit(
 
 @app.command()
 def report(
-    result_json: Annotated[Path, typer.Argument(help="A result.json written by synth.")],
-    output: Annotated[Path | None, typer.Option("--out", help="HTML file (default: report.html beside it).")] = None,
+    result_json: Annotated[list[Path], typer.Argument(
+        help="A result.json written by synth; give two to compare the runs side by side.", show_default=False)],
+    output: Annotated[Path | None, typer.Option(
+        "--out", help="HTML file (default: report.html beside the result; compare.html here for two).")] = None,
+    audience: Annotated[str, typer.Option(
+        "--audience", help="steward: everything, including per-record results (the default). public: aggregates "
+        "only, to publish with a released data set.")] = "steward",
 ) -> None:
-    """Render (again) the HTML report of a result.json."""
-    from synth.reports import write_report
+    """Render (again) the HTML report of a result.json, or compare two runs.
+
+    `synth report a/result.json b/result.json --out compare.html` puts two runs (say CTGAN
+    and a Gaussian copula on the same split) side by side, metric by metric: which is
+    better, and whether the intervals overlap.
+    """
+    from synth.reports import AUDIENCES, write_compare, write_report
 
     with _user_errors():
-        if not result_json.is_file():
-            raise SynthUserError(f"'{result_json}' does not exist. Pass the result.json of a synth run.")
-        try:
-            data = json.loads(result_json.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise SynthUserError(f"'{result_json}' is not valid JSON ({exc}). Pass the result.json of a synth run.") from None
-        if not isinstance(data, dict) or data.get("schema_version") != 1 or "sections" not in data:
-            raise SynthUserError(
-                f"'{result_json}' is not a synth result (expected schema_version 1 with 'sections'). "
-                "Pass the result.json that `synth generate` or `synth audit` wrote."
-            )
-        target = output or result_json.with_name("report.html")
-        write_report(data, target)
-    out.print(f"report written to [bold]{target}[/]")
+        if audience not in AUDIENCES:
+            raise SynthUserError(f"--audience {audience!r} is not known: use steward or public.")
+        if len(result_json) > 2:
+            raise SynthUserError(f"Give one result.json to render or two to compare; got {len(result_json)}.")
+        results = [_read_result(p) for p in result_json]
+        if len(results) == 2:
+            if audience != "steward":
+                raise SynthUserError("--audience applies to a single report; a comparison shows aggregates only.")
+            target = output or Path("compare.html")
+            write_compare(results[0], results[1], target, labels=(str(result_json[0]), str(result_json[1])))
+        else:
+            target = output or result_json[0].with_name("report.html")
+            write_report(results[0], target, audience=audience)  # type: ignore[arg-type]
+    out.print(f"{'comparison' if len(results) == 2 else 'report'} written to [bold]{_display_path(target)}[/]",
+              soft_wrap=True)
+
+
+def _read_result(path: Path) -> dict[str, Any]:
+    """A result.json as a dict; :class:`SynthUserError` naming the file when it is not one."""
+    if not path.is_file():
+        raise SynthUserError(f"'{path}' does not exist. Pass the result.json of a synth run.")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SynthUserError(f"'{path}' is not valid JSON ({exc}). Pass the result.json of a synth run.") from None
+    if not isinstance(data, dict) or data.get("schema_version") != 1 or "sections" not in data:
+        raise SynthUserError(
+            f"'{path}' is not a synth result (expected schema_version 1 with 'sections'). "
+            "Pass the result.json that `synth generate` or `synth audit` wrote."
+        )
+    return data
 
 
 @datasets_app.command("list")
@@ -158,14 +263,11 @@ def datasets_list() -> None:
     """List the built-in real datasets (use them as data.source: builtin:NAME)."""
     from synth.data.datasets import list_datasets
 
-    table = Table()
-    table.add_column("source", no_wrap=True)
-    for col in ("rows", "columns", "target", "sensitive", "title"):
-        table.add_column(col)
-    for d in list_datasets():
-        table.add_row(f"builtin:{d.name}", str(d.rows if d.rows is not None else "—"), str(d.columns),
-                      d.target or "—", ", ".join(d.sensitive) or "—", d.title)
-    out.print(table)
+    _show_table(None, ("source", "rows", "columns", "target", "sensitive", "title"), [
+        [f"builtin:{d.name}", str(d.rows if d.rows is not None else "—"), str(d.columns), d.target or "—",
+         ", ".join(d.sensitive) or "—", d.title]
+        for d in list_datasets()
+    ])
 
 
 @generators_app.command("list")
@@ -173,12 +275,14 @@ def generators_list() -> None:
     """List generator plugins with their parameters and defaults."""
     from synth.registry import generator_class, generator_names
 
-    for name in generator_names():
-        cls = generator_class(name)
-        out.print(f"[bold]{name}[/]  {cls.description}")
-        for pname, field in cls.Params.model_fields.items():
-            default = field.default if field.default is not None or not field.is_required() else "required"
-            out.print(f"    {pname} = {default!r}  {field.description or ''}", highlight=False)
+    with _closed_pipe_is_fine():
+        for name in generator_names():
+            cls = generator_class(name)
+            out.print(f"[bold]{name}[/]  {cls.description}", soft_wrap=True)
+            for pname, field in cls.Params.model_fields.items():
+                # a default_factory leaves field.default as PydanticUndefined: ask pydantic for the value
+                default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
+                out.print(f"    {pname} = {default}  {field.description or ''}", highlight=False, soft_wrap=True)
 
 
 @audits_app.command("list")
@@ -187,12 +291,13 @@ def audits_list() -> None:
     from synth.audits.runner import audit_parameters
     from synth.registry import audit_class, audit_names
 
-    for name in audit_names():
-        cls = audit_class(name)
-        out.print(f"[bold]{name}[/] ({cls.family})  {cls.title}")
-        params = ", ".join(f"{k}={v!r}" for k, v in audit_parameters(cls).items())
-        out.print(f"    parameters: {params or '(none)'}", highlight=False)
-        out.print(f"    metrics: {', '.join(cls.provides) or '(none)'}", highlight=False)
+    with _closed_pipe_is_fine():
+        for name in audit_names():
+            cls = audit_class(name)
+            out.print(f"[bold]{name}[/] ({cls.family})  {cls.title}", soft_wrap=True)
+            params = ", ".join(f"{k}={v!r}" for k, v in audit_parameters(cls).items())
+            out.print(f"    parameters: {params or '(none)'}", highlight=False, soft_wrap=True)
+            out.print(f"    metrics: {', '.join(cls.provides) or '(none)'}", highlight=False, soft_wrap=True)
 
 
 @config_app.command("schema")
@@ -200,7 +305,9 @@ def config_schema() -> None:
     """Print the JSON Schema of the run config."""
     from synth.config import config_json_schema
 
-    print(json.dumps(config_json_schema(), indent=2))
+    with _closed_pipe_is_fine():
+        print(json.dumps(config_json_schema(), indent=2))
+        sys.stdout.flush()
 
 
 @data_app.command("mimic-iv")
@@ -213,7 +320,8 @@ def data_mimic_iv(
 
     with _user_errors():
         cohort = _with_status(lambda say: (say("extracting the MIMIC-IV cohort"), extract_mimic_iv_cohort(root, out_path))[1])
-    out.print(f"{len(cohort)} ICU stays x {cohort.shape[1]} columns written to [bold]{out_path}[/]")
+    out.print(f"{len(cohort)} ICU stays x {cohort.shape[1]} columns written to [bold]{_display_path(out_path)}[/]",
+              soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

@@ -86,6 +86,16 @@ class OutputConfig(StrictModel):
     save_generator: bool = Field(False, description="also save the fitted generator under generator/")
 
 
+class ReportConfig(StrictModel):
+    """Who report.html is for."""
+
+    audience: Literal["steward", "public"] = Field(
+        "steward",
+        description="steward: everything, including per-record results (row indices); public: aggregates only, to "
+        "travel with a released data set (per-record privacy results can serve an attacker as an oracle)",
+    )
+
+
 class RunConfig(StrictModel):
     """One `synth generate` run."""
 
@@ -100,3 +110,4 @@ class RunConfig(StrictModel):
         None, description='thresholds, e.g. "privacy.dcr_share.upper_ci <= 0.55"; none: default privacy gates'
     )
     output: OutputConfig = Field(default_factory=OutputConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)

@@ -101,8 +101,10 @@ def parse_datetimes(values: pd.Series) -> pd.Series:
 def validate_for_run(df: pd.DataFrame, schema: Schema, *, source: str) -> None:
     """Raise :class:`DataError` when ``df`` cannot feed a generate-and-audit run.
 
-    Checks: the table has rows and columns; at least :data:`MIN_ROWS` rows; the target
-    and every sensitive column exist and hold at least two distinct non-missing values.
+    Checks: the table has rows and columns; at least :data:`MIN_ROWS` rows; no modelled
+    column is empty (every value missing: a generator cannot learn it and the audits
+    cannot compare it); the target and every sensitive column exist and hold at least two
+    distinct non-missing values.
     """
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise DataError(f"Table from {source} is empty ({df.shape[0]} rows, {df.shape[1]} columns): give a table with data.")
@@ -126,6 +128,14 @@ def validate_for_run(df: pd.DataFrame, schema: Schema, *, source: str) -> None:
             raise DataError(f"{what.capitalize()} '{name}' in {source} has no values (all missing): {why}.")
         if len(levels) == 1:
             raise DataError(f"{what.capitalize()} '{name}' in {source} has a single value '{levels[0]}': {why}.")
+    empty = [c.name for c in schema.columns if c.is_modelled and c.name in df.columns and df[c.name].isna().all()]
+    if empty:
+        names = ", ".join(f"'{n}'" for n in empty)
+        raise DataError(
+            f"Table from {source}: the column(s) {names} have no values (every row is missing), so a generator "
+            "cannot learn them and the audits cannot compare them. Drop them from the table, or list them under "
+            "data.identifiers in the config to leave them out of the run."
+        )
 
 
 # -- per-kind conversions ----------------------------------------------------
