@@ -101,28 +101,18 @@ def severity(m: Mapping[str, Any], value: float, ref: float) -> float:
     bounds = entry(str(m["name"]), m).bounds
     if better == "closer" and ideal is not None:
         moved = abs(value - ideal) - abs(ref - ideal)
-        if moved <= 0:
-            return 0.0
-        if bounds is None:
-            return _relative(value, ref)
-        worst = bounds[0] if value < ideal else bounds[1]
-        room = abs(worst - ideal) - abs(ref - ideal)
+        worst = None if bounds is None else (bounds[0] if value < ideal else bounds[1])
+        room = None if worst is None else abs(worst - ideal) - abs(ref - ideal)
     elif better == "higher":
-        moved = ref - value
-        if moved <= 0:
-            return 0.0
-        if bounds is None:
-            return _relative(value, ref)
-        room = ref - bounds[0]
+        moved, room = ref - value, None if bounds is None else ref - bounds[0]
     elif better == "lower":
-        moved = value - ref
-        if moved <= 0:
-            return 0.0
-        if bounds is None:
-            return _relative(value, ref)
-        room = bounds[1] - ref
+        moved, room = value - ref, None if bounds is None else bounds[1] - ref
     else:
         return 0.0
+    if moved <= 0:
+        return 0.0
+    if room is None:
+        return _relative(value, ref)
     return 1.0 if room <= 0 else min(1.0, moved / room)
 
 

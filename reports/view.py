@@ -421,26 +421,14 @@ def _section(s: Mapping[str, Any], family: str, gate_status: dict[str, str], anc
     rows = [_metric_row(m, family, gate_status, anchors, with_details=not public) for m in metrics]
     withheld: list[str] = []
     figures = []
-    for f in s.get("figures") or []:
-        if not isinstance(f, Mapping):
-            continue
-        if public and is_per_record(f):
-            withheld.append(f"the figure '{f.get('title', '')}'")
-            continue
+    for f in _shown_blocks(s.get("figures"), "figure", public, withheld):
         n = next(figure_counter)
         big_heatmap = f.get("kind") == "heatmap" and len((f.get("data") or {}).get("labels") or []) > HEATMAP_LABELS_SHOWN
         shown = sum(not v.folded for v in figures)
         figures.append(FigureView(anchors("figure", str(f.get("id", n))), str(f.get("title", "")),
                                   str(f.get("caption", "")), trusted_svg(figure_svg(f, id_prefix=f"fig{n}")),
                                   folded=big_heatmap or shown >= FIGURES_SHOWN))
-    tables = []
-    for t in s.get("tables") or []:
-        if not isinstance(t, Mapping):
-            continue
-        if public and is_per_record(t):
-            withheld.append(f"the table '{t.get('title', '')}'")
-            continue
-        tables.append(_table(t))
+    tables = [_table(t) for t in _shown_blocks(s.get("tables"), "table", public, withheld)]
     seconds = s.get("seconds")
     return SectionView(
         anchor=anchors("audit", audit),
@@ -456,6 +444,17 @@ def _section(s: Mapping[str, Any], family: str, gate_status: dict[str, str], anc
         notes=[str(n) for n in s.get("notes") or []],
         withheld=withheld,
     )
+
+
+def _shown_blocks(blocks: Any, what: str, public: bool, withheld: list[str]) -> Iterator[Mapping[str, Any]]:
+    """The figure or table dicts the audience may see; notes in ``withheld`` what the public report leaves out."""
+    for b in blocks or []:
+        if not isinstance(b, Mapping):
+            continue
+        if public and is_per_record(b):
+            withheld.append(f"the {what} '{b.get('title', '')}'")
+            continue
+        yield b
 
 
 def _metrics_of(section: Mapping[str, Any]) -> list[Mapping[str, Any]]:
