@@ -134,11 +134,10 @@ def excludes_reference(m: Mapping[str, Any], ref: float) -> bool | None:
 
 
 def percent(x: float) -> str:
-    """``0.984 -> "98 %"``, ``0.0032 -> "0.3 %"`` (a share as a person reads it)."""
+    """``0.984 -> "98 %"``, ``0.0032 -> "0.3 %"`` (a share as a person reads it; the space does not break)."""
     p = 100 * x
-    if abs(p) >= 9.95 or p == 0:
-        return f"{p:.0f} %"
-    return f"{p:.1f} %"
+    digits = 0 if abs(p) >= 9.95 or p == 0 else 1
+    return f"{p:.{digits}f}\u00a0%"  # no-break space: "98 %" never wraps between number and sign
 
 
 def _finding(m: Mapping[str, Any], value: float, ref: float) -> Finding | None:

@@ -93,7 +93,7 @@ _EXACT: dict[str, Entry] = {
         "synthetic row above a random real one. 0.5 is chance (indistinguishable), 1 means every synthetic row is "
         "recognisable.",
         "Shown one real and one synthetic row, a classifier picks out the synthetic one {value_pct} of the time; "
-        "between two real samples it manages {reference_pct} (chance is 50 %).",
+        "between two real samples it manages {reference_pct} (chance is 50\u00a0%).",
     ),
     "fidelity.precision": Entry(
         "precision: synthetic rows where real data lies",
@@ -268,11 +268,11 @@ _EXACT: dict[str, Entry] = {
 _SUFFIX: dict[str, Entry] = {
     "auc": Entry("attack AUC", "Chance that the attack scores a training record above a record the generator never "
                  "saw (0.5 = coin flip)."),
-    "tpr_at_1pct_fpr": Entry("attack hit rate at 1 % false alarms",
-                             "Share of training records the attack flags when it may wrongly flag 1 % of unseen "
+    "tpr_at_1pct_fpr": Entry("attack hit rate at 1\u00a0% false alarms",
+                             "Share of training records the attack flags when it may wrongly flag 1\u00a0% of unseen "
                              "records (0.01 = no better than chance)."),
-    "tpr_at_0.1pct_fpr": Entry("attack hit rate at 0.1 % false alarms",
-                               "Share of training records the attack flags when it may wrongly flag 0.1 % of unseen "
+    "tpr_at_0.1pct_fpr": Entry("attack hit rate at 0.1\u00a0% false alarms",
+                               "Share of training records the attack flags when it may wrongly flag 0.1\u00a0% of unseen "
                                "records (0.001 = no better than chance)."),
     "advantage": Entry("attack advantage", "Largest difference between the attack's hit rate on training records and "
                        "its false-alarm rate on unseen records (0 = no advantage)."),

@@ -89,7 +89,7 @@ def test_findings_rank_metrics_far_from_their_reference_in_plain_words():
     assert names == ["fidelity.detection_auc", "utility.auroc_gap", "fidelity.ks_mean"]
     detection = summary.findings[0]
     assert detection.severity == pytest.approx((0.984 - 0.5 - 0.003) / (0.5 - 0.003))
-    assert "98 %" in detection.sentence and "50 %" in detection.sentence and "real" in detection.sentence
+    assert "98\u00a0%" in detection.sentence and "50\u00a0%" in detection.sentence and "real" in detection.sentence
     assert "0.784" in summary.findings[1].sentence and "0.931" in summary.findings[1].sentence
     assert summary.checked == 4  # detection, tvd (within noise), ks (legacy reference), auroc gap
 
