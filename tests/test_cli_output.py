@@ -8,12 +8,14 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+import synth
 from synth.cli.main import app
 from synth.data.datasets import load_dataset
 from synth.errors import SynthUserError
@@ -22,14 +24,10 @@ SYNTH = str(Path(sys.executable).parent / "synth")
 runner = CliRunner()
 
 
-def _run(*args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "80"}  # what a CI log or a pipe gets
-    return subprocess.run([SYNTH, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
-
-
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]:
-    """A quick generate run, piped: two cheap audits, a long gate expression, output dir with '..'."""
+def small_run(tmp_path_factory) -> tuple[Path, Any]:
+    """A quick generate run whose output is not a terminal (in-process: CliRunner's streams are
+    no tty either): two cheap audits, a long gate, an output dir with '..', the public report."""
     base = tmp_path_factory.mktemp("cli")
     (base / "configs").mkdir()
     cfg = {
@@ -37,15 +35,22 @@ def small_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess[str]]
         "data": {"source": "builtin:actg175", "target": "cens"},
         "audit": {"audits": ["fidelity_columns", "memorization"]},
         "gates": ["privacy.exact_copy_excess.lower_ci <= 0", "fidelity.missing_rate_diff_max.upper_ci <= 0.5"],
+        "report": {"audience": "public"},
         "output": {"dir": "../runs/small"},
     }
     (base / "configs" / "run.yaml").write_text(yaml.safe_dump(cfg))
-    return base, _run("generate", "--config", "configs/run.yaml", cwd=base)
+    here = Path.cwd()
+    os.chdir(base)
+    try:
+        done = CliRunner().invoke(app, ["generate", "--config", "configs/run.yaml"])
+    finally:
+        os.chdir(here)
+    return base, done
 
 
 def test_progress_is_one_plain_line_per_stage_with_elapsed_time(small_run):
     _, done = small_run
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.exit_code == 0, done.stdout + done.stderr
     lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
     stages = [re.fullmatch(r"synth \[\s*(\d+\.\d) s\] (.+)", ln) for ln in lines]
     assert all(stages), lines  # no spinner frames, no escape codes
@@ -67,8 +72,8 @@ def test_piped_output_keeps_gates_whole_and_paths_plain(small_run):
 
 
 def test_listings_are_plain_lines_in_a_pipe():
-    done = _run("datasets", "list")
-    assert done.returncode == 0
+    done = runner.invoke(app, ["datasets", "list"])
+    assert done.exit_code == 0
     rows = [ln.split("\t") for ln in done.stdout.splitlines()]
     assert rows[0] == ["source", "rows", "columns", "target", "sensitive", "title"]
     actg = next(r for r in rows if r[0] == "builtin:actg175")
@@ -82,7 +87,7 @@ def test_generator_defaults_are_values_not_pydantic_internals():
     assert re.search(r"numerical_distributions = \{\}", result.output)
 
 
-@pytest.mark.parametrize("args", [("config", "schema"), ("datasets", "list"), ("audits", "list")])
+@pytest.mark.parametrize("args", [("config", "schema"), ("datasets", "list")])
 def test_a_closed_pipe_is_not_an_error(args):
     proc = subprocess.Popen([SYNTH, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     proc.stdout.close()  # the reader is gone before anything is written, as after `| head`
@@ -95,9 +100,9 @@ def test_audit_without_holdout_stops_before_auditing(tmp_path):
     real, _ = load_dataset("actg175")
     real.iloc[:300].to_csv(tmp_path / "real.csv", index=False)
     real.iloc[300:600].to_csv(tmp_path / "syn.csv", index=False)
-    done = _run("audit", "--real", str(tmp_path / "real.csv"), "--synthetic", str(tmp_path / "syn.csv"),
-                "--out", str(tmp_path / "audit"))
-    assert done.returncode == 2, done.stdout + done.stderr
+    done = CliRunner().invoke(app, ["audit", "--real", str(tmp_path / "real.csv"), "--synthetic",
+                                                    str(tmp_path / "syn.csv"), "--out", str(tmp_path / "audit")])
+    assert done.exit_code == 2, done.stdout + done.stderr
     assert "no holdout" in done.stderr and "privacy.dcr_share.upper_ci <= 0.6" in done.stderr
     assert "--holdout" in done.stderr and "Traceback" not in done.stderr
     assert "auditing:" not in done.stderr and not (tmp_path / "audit").exists()
@@ -106,8 +111,6 @@ def test_audit_without_holdout_stops_before_auditing(tmp_path):
 
 
 def test_audit_without_holdout_runs_fidelity_gates(tmp_path):
-    import synth
-
     real, _ = load_dataset("actg175")
     result = synth.audit(real=real.iloc[:300], synthetic=real.iloc[300:600], audits=["fidelity_columns"],
                          gates=["fidelity.tvd_mean.upper_ci <= 0.5"])
@@ -122,8 +125,8 @@ def test_an_all_empty_column_is_a_clear_error_before_any_work(tmp_path):
     real.to_csv(tmp_path / "cohort.csv", index=False)
     cfg = {"data": {"source": "cohort.csv", "target": "cens"}, "output": {"dir": "out"}}
     (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
-    done = _run("generate", "--config", str(tmp_path / "run.yaml"))
-    assert done.returncode == 2, done.stdout + done.stderr
+    done = CliRunner().invoke(app, ["generate", "--config", str(tmp_path / "run.yaml")])
+    assert done.exit_code == 2, done.stdout + done.stderr
     assert "'lab_never_measured'" in done.stderr and "no values" in done.stderr
     assert "data.identifiers" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
@@ -131,22 +134,13 @@ def test_an_all_empty_column_is_a_clear_error_before_any_work(tmp_path):
     cfg["data"]["identifiers"] = ["pidnum", "lab_never_measured"]
     cfg["audit"] = {"audits": ["fidelity_columns"]}
     cfg["gates"] = []
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(cfg))
-    done = _run("generate", "--config", str(tmp_path / "run.yaml"))
-    assert done.returncode == 0, done.stdout + done.stderr
-    result = json.loads((tmp_path / "out" / "result.json").read_text())
-    assert "lab_never_measured" in [d["name"] for d in result["data"]["dropped_columns"]]
+    run = synth.generate(cfg, data=real.iloc[:400], output_dir=tmp_path / "out")
+    assert run.passed and "lab_never_measured" in [d["name"] for d in run.result.data["dropped_columns"]]
 
 
-def test_config_chooses_the_public_report(tmp_path):
-    import synth
-
-    cfg = {"seed": 1, "data": {"source": "builtin:actg175", "target": "cens"},
-           "audit": {"audits": ["memorization"]}, "gates": ["privacy.exact_copy_excess.lower_ci <= 0"],
-           "report": {"audience": "public"}}
-    run = synth.generate(cfg, output_dir=tmp_path / "public")
-    page = (tmp_path / "public" / "report.html").read_text()
+def test_config_chooses_the_public_report(small_run):
+    base, _ = small_run
+    page = (base / "runs" / "small" / "report.html").read_text()
     assert 'data-audience="public"' in page and "<h4 class=\"block-title\">Most exposed training records" not in page
-    result = json.loads((tmp_path / "public" / "result.json").read_text())
+    result = json.loads((base / "runs" / "small" / "result.json").read_text())
     assert any(t.get("per_record") for s in result["sections"] for t in s["tables"])  # the steward keeps it
-    assert run.passed
