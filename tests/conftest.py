@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# `pytest -n 2` runs two workers on two cores: native pools (OpenMP in the tree models, BLAS)
+# sized to every core would oversubscribe them, and their threads spin at each barrier while
+# the other worker holds the core (the utility tests took 25 s of CPU instead of 5). One
+# native thread per worker, set before numpy or scikit-learn load (subprocesses inherit it).
+# Timing is not tested here: bench/bench_contention.py measures the runner's own sizing.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 import pytest
 
