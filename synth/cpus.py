@@ -40,12 +40,12 @@ def usable_cores() -> int:
 def free_cpus(sample_seconds: float = SAMPLE_SECONDS) -> int:
     """CPUs this process can use now without taking them from other processes, in [1, usable cores].
 
-    The idle share of all CPUs over ``sample_seconds`` (``/proc/stat``, while the calling
-    thread sleeps, so this process's own work is not counted if it calls this between
-    tasks), times the online CPUs, rounded so that a CPU three-quarters idle counts as
-    free. It sees other work the moment it starts, unlike the load average, which lags a
-    minute behind. Off Linux it falls back to the usable cores less the 1-minute load
-    average beyond this process's own one runnable thread.
+    The idle time of the CPUs this process may run on (its affinity mask) over
+    ``sample_seconds``, from ``/proc/stat`` while the calling thread sleeps (so this
+    process's own work is not counted when it calls this between tasks), in CPUs, rounded
+    so that a CPU three-quarters idle counts as free. It sees other work the moment it
+    starts, unlike the load average, which lags a minute behind. Off Linux it falls back to
+    the usable cores less the 1-minute load average beyond this process's own one thread.
     """
     cores = usable_cores()
     idle = _idle_cpus(sample_seconds)
@@ -59,34 +59,46 @@ def free_cpus(sample_seconds: float = SAMPLE_SECONDS) -> int:
 
 
 def _idle_cpus(seconds: float) -> float | None:
-    """Idle CPUs (0..online CPUs) over ``seconds``, from the aggregate line of /proc/stat."""
-    first = _cpu_times()
+    """Idle CPUs among those this process may use, over ``seconds`` (per-CPU lines of /proc/stat)."""
+    try:
+        mine = os.sched_getaffinity(0)
+    except AttributeError:
+        return None
+    first = _cpu_times(mine)
     if first is None:
         return None
     time.sleep(seconds)
-    second = _cpu_times()
+    second = _cpu_times(mine)
     if second is None:
         return None
-    total = sum(second[0]) - sum(first[0])
-    if total <= 0:
-        return None
-    # fields: user nice system idle iowait irq softirq steal ...; idle + iowait is free time
-    idle = (second[0][3] + second[0][4]) - (first[0][3] + first[0][4])
-    return second[1] * idle / total
+    idle = 0.0
+    for cpu, (busy_1, idle_1) in first.items():
+        busy_2, idle_2 = second.get(cpu, (busy_1, idle_1))
+        total = (busy_2 - busy_1) + (idle_2 - idle_1)
+        # a CPU that ticked no time in the window (tickless and idle) counts as free
+        idle += 1.0 if total <= 0 else (idle_2 - idle_1) / total
+    return idle
 
 
-def _cpu_times() -> tuple[list[int], int] | None:
-    """(aggregate jiffies per state, number of online CPUs), or None off Linux."""
+def _cpu_times(cpus: set[int]) -> dict[int, tuple[int, int]] | None:
+    """CPU number -> (busy jiffies, idle jiffies) for ``cpus``; None off Linux.
+
+    Fields: user nice system idle iowait irq softirq steal ...; idle and iowait are free time.
+    """
     try:
         with open("/proc/stat", encoding="ascii") as fh:
             lines = fh.read().splitlines()
     except OSError:
         return None
-    agg = [int(v) for v in lines[0].split()[1:]] if lines and lines[0].startswith("cpu ") else None
-    if agg is None or len(agg) < 5:
-        return None
-    online = sum(1 for line in lines if line.startswith("cpu") and not line.startswith("cpu "))
-    return agg, max(1, online)
+    out = {}
+    for line in lines:
+        name, _, rest = line.partition(" ")
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            fields = [int(v) for v in rest.split()]
+            if len(fields) >= 5:
+                idle = fields[3] + fields[4]
+                out[int(name[3:])] = (sum(fields[:8]) - idle, idle)
+    return out or None
 
 
 def map_single_threaded(fn: Callable[[T], R], items: Iterable[T], n_jobs: int) -> list[R]:
