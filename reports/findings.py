@@ -171,7 +171,8 @@ def _sentence(template: str | None, label: str, m: Mapping[str, Any], value: flo
             return template.format_map(fields)
         except (KeyError, ValueError, IndexError):
             pass  # a detail the sentence needs is missing: say it plainly instead
-    return f"{label[:1].upper()}{label[1:]}: {fields['value']} on the synthetic data; {fields['reference']} between two real samples."
+    return (f"{label[:1].upper()}{label[1:]}: {fields['value']} on the synthetic data; "
+            f"{fields['reference']} between two real samples.")
 
 
 def _relative(value: float, ref: float) -> float:

@@ -98,7 +98,8 @@ _EXACT: dict[str, Entry] = {
     "fidelity.precision": Entry(
         "precision: synthetic rows where real data lies",
         "Share of synthetic rows that fall inside the real data's neighbourhoods (k nearest neighbours).",
-        "Only {value_pct} of the synthetic rows fall where real data lies; for a second real sample {reference_pct} do.",
+        "Only {value_pct} of the synthetic rows fall where real data lies; for a second real sample "
+        "{reference_pct} do.",
     ),
     "fidelity.recall": Entry(
         "recall: real data covered by synthetic rows",
@@ -115,7 +116,8 @@ _EXACT: dict[str, Entry] = {
     "fidelity.coverage": Entry(
         "coverage of the real data",
         "Share of real rows whose neighbourhood contains at least one synthetic row.",
-        "Synthetic rows cover {value_pct} of the real rows' neighbourhoods; a second real sample covers {reference_pct}.",
+        "Synthetic rows cover {value_pct} of the real rows' neighbourhoods; a second real sample covers "
+        "{reference_pct}.",
     ),
     "fidelity.subgroup_worst_marginal_score": Entry(
         "worst subgroup's column similarity",
@@ -151,7 +153,8 @@ _EXACT: dict[str, Entry] = {
         (-1.0, 1.0),
     ),
     "utility.r2_trtr": Entry("R² of a model trained on real data",
-                             "Share of the target's variance a model trained on real data explains on the real holdout.",
+                             "Share of the target's variance a model trained on real data explains on the real "
+                             "holdout.",
                              None, (0.0, 1.0)),
     "utility.r2_tstr": Entry(
         "R² of a model trained on synthetic data",
@@ -272,7 +275,8 @@ _SUFFIX: dict[str, Entry] = {
                              "Share of training records the attack flags when it may wrongly flag 1\u00a0% of unseen "
                              "records (0.01 = no better than chance)."),
     "tpr_at_0.1pct_fpr": Entry("attack hit rate at 0.1\u00a0% false alarms",
-                               "Share of training records the attack flags when it may wrongly flag 0.1\u00a0% of unseen "
+                               "Share of training records the attack flags when it may wrongly flag 0.1\u00a0% of "
+                               "unseen "
                                "records (0.001 = no better than chance)."),
     "advantage": Entry("attack advantage", "Largest difference between the attack's hit rate on training records and "
                        "its false-alarm rate on unseen records (0 = no advantage)."),
@@ -298,7 +302,8 @@ def entry(name: str, metric: Mapping[str, Any] | None = None) -> Entry:
         base = _SUFFIX.get(last)
         if base is not None and last != rest:
             prefix = rest[: -len(last)].strip(".").replace("_", " ").replace(".", " · ")
-            found = Entry(f"{prefix}: {base.label}" if prefix else base.label, base.explanation, base.finding, base.bounds)
+            label = f"{prefix}: {base.label}" if prefix else base.label
+            found = Entry(label, base.explanation, base.finding, base.bounds)
         else:
             passing = str(metric.get("passing") or "") if metric else ""
             found = Entry(humanize(name), passing or "No description was recorded for this metric.", None, None)

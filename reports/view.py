@@ -423,7 +423,8 @@ def _section(s: Mapping[str, Any], family: str, gate_status: dict[str, str], anc
     figures = []
     for f in _shown_blocks(s.get("figures"), "figure", public, withheld):
         n = next(figure_counter)
-        big_heatmap = f.get("kind") == "heatmap" and len((f.get("data") or {}).get("labels") or []) > HEATMAP_LABELS_SHOWN
+        labels = (f.get("data") or {}).get("labels") or []
+        big_heatmap = f.get("kind") == "heatmap" and len(labels) > HEATMAP_LABELS_SHOWN
         shown = sum(not v.folded for v in figures)
         figures.append(FigureView(anchors("figure", str(f.get("id", n))), str(f.get("title", "")),
                                   str(f.get("caption", "")), trusted_svg(figure_svg(f, id_prefix=f"fig{n}")),

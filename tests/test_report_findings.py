@@ -12,7 +12,6 @@ import json
 import re
 
 import pytest
-from sample_result import sample_result
 from typer.testing import CliRunner
 
 from synth.audits.base import AuditSection, Interval, Metric, TableBlock
