@@ -46,6 +46,7 @@ def test_mimic_iv_config_reads_an_extracted_cohort(tmp_path, monkeypatch):
     assert set(prep.modelled.sensitive) == {"gender", "race", "insurance"}
     assert {"stay_id", "subject_id", "hadm_id"} <= {d["name"] for d in prep.dropped}
     assert cfg.report.audience == "steward" and len(prep.holdout) > 0
+    assert not set(prep.train_groups) & set(prep.holdout_groups)  # a patient's stays on one side only
 
 
 def test_audit_pipeline_releases_fresh_data_and_holds_back_copies(tmp_path, capsys):
