@@ -124,6 +124,13 @@ class Generator(ABC):
         Formats that execute code on load (pickle) are refused unless ``trusted=True``.
         """
 
+    def provenance(self) -> dict[str, Any]:
+        """What made the rows, for the run manifest: model files and their hashes, settings, counts.
+
+        JSON-ready; never a real record's value. The default has nothing to add.
+        """
+        return {}
+
     def clone(self) -> Generator:
         """A fresh, unfitted generator with the same parameters and seed (for retraining attacks)."""
         return type(self)(seed=self.seed, **self.params.model_dump())

@@ -203,6 +203,7 @@ def generate(
         manifest = build_manifest(config_hash=config_hash(cfg), seed=cfg.seed, config=config_dump,
                                   timings=timer.seconds, outputs=outputs, started_utc=started, finished_utc=_now(),
                                   command="generate")
+        manifest["generator"] = {"name": cfg.generator.name, "provenance": generator.provenance()}
         if result is not None:
             with timer.step("report"):
                 _write_result(staged, result, manifest, report=cfg.output.report, audience=cfg.report.audience)

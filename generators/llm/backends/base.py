@@ -1,0 +1,77 @@
+"""The interface every backend implements: one call asks for a batch of rows as JSON.
+
+A backend gets the prompt, the JSON Schema the answer must follow (``{"rows": [...]}``,
+see :func:`synth.generators.llm.row_schema.batch_json_schema`) and the sampling settings,
+and returns the model's text. Parsing and validation are the generator's, so every backend
+is held to the same checks. A backend says whether it is *remote*: whether the prompt
+leaves this machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from synth.errors import SynthUserError
+
+
+class BackendError(SynthUserError):
+    """A backend could not answer (unreachable, timed out, refused) after its bounded retries."""
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """One model call.
+
+    ``rows`` records are asked for; ``schema`` is the JSON Schema of the whole answer;
+    ``seed`` fixes the call's sampling; ``max_tokens`` caps the answer's length.
+    """
+
+    prompt: str
+    schema: dict[str, Any]
+    rows: int
+    seed: int
+    temperature: float
+    top_p: float
+    max_tokens: int
+
+
+class Backend(ABC):
+    """A language model that answers :class:`BatchRequest` s."""
+
+    #: calls that may run at the same time (the generator never exceeds it)
+    max_concurrency: int = 1
+
+    @property
+    @abstractmethod
+    def remote(self) -> bool:
+        """True when prompts leave this machine (anything but loopback or in-process)."""
+
+    @abstractmethod
+    def complete(self, request: BatchRequest) -> str:
+        """The model's answer text; raise :class:`BackendError` when there is none."""
+
+    @abstractmethod
+    def provenance(self) -> dict[str, Any]:
+        """What the manifest records about the model: id, file SHA-256, engine, endpoint."""
+
+    def close(self) -> None:
+        """Release what the backend holds (connections); the default holds nothing."""
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine: ``localhost``, 127.0.0.0/8 or ::1.
+
+    Names are not resolved: only a literal loopback address or ``localhost`` counts, so a
+    name that a resolver could point elsewhere is treated as remote.
+    """
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

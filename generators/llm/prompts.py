@@ -1,0 +1,199 @@
+"""The four SynLLM prompt strategies, rendered from template files.
+
+==========================  ===============================================================
+strategy                    what the prompt shows
+==========================  ===============================================================
+``examples``                the header and a few real rows
+``definitions_examples``    a data dictionary (meanings, units, codes, ranges) and real rows
+``statistics``              category shares, typical ranges, means, correlations (computed
+                            from the training rows or given by the user); real rows only
+                            with ``n_examples > 0``
+``rules``                   the fields, the domain rules and the output format; no real rows
+==========================  ===============================================================
+
+Each strategy is a Jinja template in ``templates/`` (a user may pass their own file),
+rendered in a sandbox with the schema and the material, so a template can read values but
+not run code. Examples rotate: every prompt draws its own rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from synth.errors import ConfigError
+from synth.generators.llm.row_schema import json_value
+from synth.generators.llm.statistics import TableStatistics
+from synth.schema import ColumnKind, ColumnSpec, Schema
+
+Strategy = Literal["examples", "definitions_examples", "statistics", "rules"]
+STRATEGIES: tuple[str, ...] = ("examples", "definitions_examples", "statistics", "rules")
+
+
+def shows_real_rows(strategy: str, n_examples: int) -> bool:
+    """Whether prompts of ``strategy`` carry real training rows."""
+    return strategy in ("examples", "definitions_examples") or (strategy == "statistics" and n_examples > 0)
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def type_text(spec: ColumnSpec) -> str:
+    """The value a column takes, in words: 'integer from 12 to 70', 'one of 0, 1', ..."""
+    if spec.kind in (ColumnKind.NUMERIC, ColumnKind.INTEGER):
+        word = "integer" if spec.kind == ColumnKind.INTEGER else "number"
+        if spec.minimum is not None and spec.maximum is not None:
+            text = f"{word} from {_number(spec.minimum)} to {_number(spec.maximum)}"
+        else:
+            text = word
+    elif spec.kind == ColumnKind.BOOLEAN:
+        text = "true or false"
+    elif spec.kind == ColumnKind.CATEGORICAL and spec.categories:
+        text = "one of " + ", ".join(json.dumps(json_value(c, spec)) for c in spec.categories)
+    elif spec.kind == ColumnKind.DATETIME:
+        text = "a date (YYYY-MM-DD)"
+    else:
+        text = "text"
+    return text + (", or null when unknown" if spec.nullable else "")
+
+
+def stats_text(name: str, stats: TableStatistics) -> str:
+    col = stats.columns.get(name)
+    if col is None:
+        return ""
+    parts = []
+    if col.mean is not None:
+        parts.append(f"mean {_number(col.mean)}")
+    if col.sd is not None:
+        parts.append(f"sd {_number(col.sd)}")
+    if col.low is not None and col.high is not None:
+        parts.append(f"typically {_number(col.low)} to {_number(col.high)}")
+    if col.shares:
+        parts.append("shares " + ", ".join(f"{k}: {round(100 * v)}%" for k, v in col.shares.items()))
+    if col.missing:
+        parts.append(f"missing in {round(100 * col.missing)}%")
+    return ", ".join(parts)
+
+
+def row_json(row: dict[str, Any]) -> str:
+    """A row as one line of JSON, keys in schema order: the format the model answers in."""
+    return json.dumps(row, ensure_ascii=False, separators=(", ", ": "))
+
+
+def example_rows(data: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
+    """Every training row as a JSON-ready dict (what an examples prompt may show)."""
+    specs = schema.columns
+    return [
+        {spec.name: json_value(v, spec) for spec, v in zip(specs, values)}
+        for values in data[schema.names].itertuples(index=False, name=None)
+    ]
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A strategy's template: its text, where it came from and its SHA-256."""
+
+    strategy: str
+    text: str
+    source: str
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def load(cls, strategy: str, path: str | Path | None = None) -> PromptTemplate:
+        """The built-in template of ``strategy``, or the user's file at ``path``."""
+        if path is None:
+            text = (resources.files("synth.generators.llm") / "templates" / f"{strategy}.j2").read_text("utf-8")
+            return cls(strategy, text, f"builtin:{strategy}.j2")
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise ConfigError(
+                f"generator.params.template: '{file}' does not exist. Give the path of a Jinja template "
+                "(copy one of the built-in templates in synth/generators/llm/templates/ as a start) or drop the key."
+            )
+        template = cls(strategy, file.read_text("utf-8"), str(file))
+        template.compiled()  # syntax errors surface now, before any generation
+        return template
+
+    def compiled(self) -> Any:
+        env = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+        try:
+            return env.from_string(self.text)
+        except TemplateError as exc:
+            raise ConfigError(f"generator.params.template: '{self.source}' is not a valid Jinja template: {exc}") from None
+
+
+@dataclass
+class PromptMaterial:
+    """What every prompt of a fitted generator shares (built by ``fit``)."""
+
+    schema: Schema
+    title: str
+    definitions: dict[str, str] = field(default_factory=dict)
+    statistics: TableStatistics | None = None
+    rules: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def columns(self) -> list[dict[str, str]]:
+        return [
+            {
+                "name": spec.name,
+                "kind": spec.kind.value,
+                "definition": self.definitions.get(spec.name, ""),
+                "type_text": type_text(spec),
+                "stats_text": stats_text(spec.name, self.statistics) if self.statistics else "",
+            }
+            for spec in self.schema.columns
+        ]
+
+
+def output_format(schema: Schema, rows: int) -> str:
+    return (
+        f"Write {rows} new records that are different from the examples, as one JSON object "
+        '{"rows": [...]} holding ' + f"{rows} record objects with the fields {', '.join(schema.names)}, "
+        "in that order.\n"
+    )
+
+
+class PromptRenderer:
+    """Renders one prompt per model call: the shared material plus that call's examples."""
+
+    def __init__(self, template: PromptTemplate, material: PromptMaterial) -> None:
+        self.template = template
+        self.material = material
+        self._compiled = template.compiled()
+        self._columns = material.columns()
+
+    def render(self, examples: list[dict[str, Any]], rows: int) -> str:
+        """The prompt text asking for ``rows`` records, showing ``examples`` (JSON-ready dicts)."""
+        stats = self.material.statistics
+        context = {
+            "title": self.material.title,
+            "columns": self._columns,
+            "column_names": self.material.schema.names,
+            "examples": [row_json(e) for e in examples],
+            "statistics": stats.model_dump() if stats else {},
+            "correlations": [c.model_dump() for c in stats.correlations] if stats else [],
+            "rules": list(self.material.rules),
+            "notes": list(self.material.notes),
+            "n_rows": rows,
+            "output_format": output_format(self.material.schema, rows),
+        }
+        try:
+            return self._compiled.render(**context).strip() + "\n"
+        except TemplateError as exc:
+            raise ConfigError(
+                f"generator.params.template: '{self.template.source}' failed to render: {exc}. Templates may use "
+                f"{', '.join(sorted(context))}."
+            ) from None

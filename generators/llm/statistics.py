@@ -1,0 +1,104 @@
+"""Statistical metadata for the 'statistics' prompt: shares, typical ranges, means, correlations.
+
+Computed from the training table by :func:`table_statistics`, or given by the user (the
+same structure, :class:`TableStatistics`) when there is no data to show. Ranges are the
+1st to 99th percentile, not the minimum and maximum, so no single person's extreme value
+is put into a prompt; category shares are rounded to whole percents.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from synth.schema import ColumnKind, Schema
+
+# Correlations shown: the strongest pairs, at most this many, with |r| at least this.
+MAX_CORRELATIONS = 12
+MIN_ABS_CORRELATION = 0.2
+
+
+class ColumnStatistics(BaseModel):
+    """Summary of one column (any field may be absent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mean: float | None = Field(None, description="mean (numeric columns)")
+    sd: float | None = Field(None, description="standard deviation (numeric columns)")
+    low: float | None = Field(None, description="typical low end (1st percentile)")
+    high: float | None = Field(None, description="typical high end (99th percentile)")
+    shares: dict[str, float] | None = Field(None, description="level -> share of rows (categorical columns)")
+    missing: float | None = Field(None, ge=0, le=1, description="share of missing values")
+
+
+class Correlation(BaseModel):
+    """Pearson correlation of two columns (binary categorical columns as 0/1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    a: str
+    b: str
+    r: float = Field(ge=-1, le=1)
+
+
+class TableStatistics(BaseModel):
+    """What the 'statistics' strategy shows the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    columns: dict[str, ColumnStatistics] = Field(default_factory=dict)
+    correlations: list[Correlation] = Field(default_factory=list)
+
+
+def _round(x: float) -> float:
+    """Three significant digits: enough for a model, and no exact real value."""
+    if x == 0 or not math.isfinite(x):
+        return float(x)
+    return float(f"{x:.3g}")
+
+
+def table_statistics(data: pd.DataFrame, schema: Schema) -> TableStatistics:
+    """Statistics of ``data`` (n_rows x the schema's columns), rounded for a prompt."""
+    columns: dict[str, ColumnStatistics] = {}
+    numeric: dict[str, np.ndarray] = {}
+    for spec in schema.columns:
+        col = data[spec.name]
+        missing = float(col.isna().mean())
+        if spec.kind in (ColumnKind.NUMERIC, ColumnKind.INTEGER):
+            x = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
+            finite = x[np.isfinite(x)]
+            if finite.size:
+                columns[spec.name] = ColumnStatistics(
+                    mean=_round(float(finite.mean())), sd=_round(float(finite.std())),
+                    low=_round(float(np.percentile(finite, 1))), high=_round(float(np.percentile(finite, 99))),
+                    missing=round(missing, 2) if missing else None,
+                )
+                numeric[spec.name] = x
+        elif spec.kind in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN):
+            shares = col.dropna().astype(str).value_counts(normalize=True)
+            levels = [str(c) for c in spec.categories] if spec.categories else list(shares.index)
+            columns[spec.name] = ColumnStatistics(
+                shares={lv: round(float(shares.get(lv, 0.0)), 2) for lv in levels},
+                missing=round(missing, 2) if missing else None,
+            )
+            if len(levels) == 2:
+                numeric[spec.name] = (col.astype(str) == levels[1]).astype(float).where(col.notna()).to_numpy()
+    return TableStatistics(columns=columns, correlations=_strongest_correlations(numeric))
+
+
+def _strongest_correlations(values: dict[str, np.ndarray]) -> list[Correlation]:
+    names = [n for n, x in values.items() if np.nanstd(x) > 0]
+    if len(names) < 2:
+        return []
+    frame = pd.DataFrame({n: values[n] for n in names})
+    corr = frame.corr(method="pearson", min_periods=10).to_numpy()
+    pairs = [
+        (abs(corr[i, j]), names[i], names[j], corr[i, j])
+        for i in range(len(names)) for j in range(i + 1, len(names))
+        if np.isfinite(corr[i, j]) and abs(corr[i, j]) >= MIN_ABS_CORRELATION
+    ]
+    pairs.sort(key=lambda p: -p[0])
+    return [Correlation(a=a, b=b, r=round(float(r), 2)) for _, a, b, r in pairs[:MAX_CORRELATIONS]]
