@@ -123,7 +123,7 @@ def test_partial_leak_every_copied_row_is_dropped_and_counted(actg):
     train, schema = actg
     with ChatServer("partial", copy_every=4) as srv:
         gen = _generator(srv.url, strategy="examples").fit(train, schema)
-        rows = gen.sample(40, seed=2)
+        rows = gen.sample(24, seed=2)
         copies_sent = srv.copies_sent
     record = gen.provenance()["sampling"]
     assert _copies(rows, train) == 0

@@ -67,42 +67,62 @@ class LlamaCppBackend(Backend):
 
     def complete(self, request: BatchRequest) -> str:
         """Write the answer field by field; values sampled, structure forced (see the module docstring)."""
+        llm = self._llm
         items = request.schema["properties"]["rows"]["items"]
         properties: dict[str, Any] = items["properties"]
         names = list(properties)
-        text = request.prompt + '{"rows": ['
-        start = len(request.prompt)
+        answer = forced = '{"rows": ['  # ``forced``: fixed text not yet in the model's context
         with _LOCK:
+            # The first field evaluates the whole prompt (llama.cpp reuses the longest cached
+            # prefix); later fields only append the forced text and the last sampled token.
+            context: list[int] = llm.tokenize(request.prompt.encode("utf-8"), add_bos=True, special=False)
+            reset = True
             for r in range(request.rows):
-                text += ", {" if r else "{"
+                answer, forced = answer + (", {" if r else "{"), forced + (", {" if r else "{")
                 for j, name in enumerate(names):
-                    text += (", " if j else "") + json.dumps(name) + ": "
-                    delimiter = "," if j + 1 < len(names) else "}"
-                    value = self._sample_value(text, self._grammar(properties[name], delimiter), delimiter,
-                                               request, seed=request.seed + 7919 * r + j)
-                    if value is None:  # the token budget ran out: return what is complete
-                        return text[start:]
-                    text += value
-                text += "}"
-        return text[start:] + "]}"
+                    key = (" " if j else "") + json.dumps(name) + ": "
+                    delimiter = "}" if j + 1 == len(names) else ","
+                    tokens = context + llm.tokenize((forced + key).encode("utf-8"), add_bos=False, special=False)
+                    if (0 if reset else llm.n_tokens) + len(tokens) + 64 > CONTEXT_TOKENS:
+                        return answer[: answer.rfind("}") + 1] + "]}" if r else '{"rows": []}'
+                    sampled = self._sample_value(tokens, reset, properties[name], delimiter, request,
+                                                 seed=request.seed + 7919 * r + j)
+                    if sampled is None:  # the token budget ran out: the rows so far are complete
+                        return answer[: answer.rfind("}") + 1] + "]}" if r else '{"rows": []}'
+                    value, context, delimiter_sampled = sampled
+                    reset = False
+                    answer += key + value + delimiter
+                    # the model's context holds the delimiter only when it sampled it
+                    forced = "" if delimiter_sampled else delimiter
+        return answer + "]}"
 
-    def _sample_value(self, text: str, grammar: Any, delimiter: str, request: BatchRequest, seed: int) -> str | None:
+    def _sample_value(
+        self, tokens: list[int], reset: bool, schema: dict[str, Any], delimiter: str, request: BatchRequest, seed: int
+    ) -> tuple[str, list[int], bool] | None:
+        """Sample one value after ``tokens``; return (value text, tokens still to evaluate, delimiter sampled?).
+
+        Stops as soon as the value is complete and the schema allows nothing but the
+        delimiter next (no step is spent on it), or when the model samples the delimiter.
+        """
         llm = self._llm
-        tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
-        if len(tokens) + 64 > CONTEXT_TOKENS:
-            return None
         llm.set_seed(seed)
+        grammar = self._grammar(schema, delimiter)
         out: list[int] = []
         limit = max(8, request.max_tokens // max(request.rows, 1))
-        for token in llm.generate(tokens, top_k=0, top_p=request.top_p, min_p=0.0, temp=request.temperature,
-                                  repeat_penalty=1.0, grammar=grammar):
-            if token == llm.token_eos() or len(out) >= limit:
-                return None
-            out.append(token)
-            piece = llm.detokenize(out).decode("utf-8", errors="ignore")
-            stripped = piece.rstrip()
-            if stripped.endswith(delimiter) and _is_json(stripped[: -len(delimiter)]):
-                return stripped[: -len(delimiter)].strip()
+        generator = llm.generate(tokens, reset=reset, top_k=0, top_p=request.top_p, min_p=0.0,
+                                 temp=request.temperature, repeat_penalty=1.0, grammar=grammar)
+        try:
+            for token in generator:
+                if token == llm.token_eos() or len(out) >= limit:
+                    return None
+                out.append(token)
+                text = llm.detokenize(out).decode("utf-8", errors="ignore").strip()
+                if text.endswith(delimiter) and _is_json(text[: -len(delimiter)]):
+                    return text[: -len(delimiter)].strip(), [token], True
+                if value_is_final(text, schema):
+                    return text, [token], False
+        finally:
+            generator.close()
         return None
 
     def provenance(self) -> dict[str, Any]:
@@ -125,3 +145,34 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def value_is_final(text: str, schema: dict[str, Any]) -> bool:
+    """Whether ``text`` is a complete value that no longer value of ``schema`` extends.
+
+    Then the schema fixes what comes next (the delimiter) and no model step is spent on it:
+    an enum level that is no other level's prefix, ``true``/``false``/``null``, or an
+    integer to which any further digit would break the column's bounds.
+    """
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    options = schema.get("anyOf", [schema])
+    texts = [json.dumps(v) for o in options for v in o.get("enum", [])]
+    if any(t.startswith(text) and t != text for t in texts):
+        return False
+    if any(o.get("type") in ("number", "string") for o in options):
+        return isinstance(value, bool) or value is None
+    if texts and text in texts:
+        return True
+    if isinstance(value, bool) or value is None:
+        return True
+    integer = next((o for o in options if o.get("type") == "integer"), None)
+    if integer is None or not isinstance(value, int):
+        return False
+    if text.lstrip("-") == "0":
+        return True  # JSON allows no digit after a leading zero
+    lo, hi = integer.get("minimum"), integer.get("maximum")
+    longer = value * 10
+    return (value > 0 and hi is not None and longer > hi) or (value < 0 and lo is not None and longer < lo)
