@@ -320,3 +320,77 @@ def test_conditions_are_refused_with_a_hint(actg, server):
     with pytest.raises(SynthUserError, match="hard rule"):
         gen.sample(4, conditions=[Condition(rows=4, values={"arms": 1})])
     assert np.array_equal(gen.sample(0).shape, (0, 26))
+
+
+@pytest.mark.parametrize("text, schema, final", [
+    ("0", {"enum": [0, 1]}, True),  # no other level extends it: the delimiter is fixed
+    ("1", {"enum": [1, 10]}, False),  # "10" extends "1": the model decides
+    ('"Y"', {"enum": ["N", "Y"]}, True),
+    ("45", {"type": "integer", "minimum": 12, "maximum": 70}, True),  # 450 > 70
+    ("4", {"type": "integer", "minimum": 12, "maximum": 70}, False),
+    ("119", {"anyOf": [{"type": "integer", "maximum": 1190}, {"type": "null"}]}, False),
+    ("120", {"anyOf": [{"type": "integer", "maximum": 1190}, {"type": "null"}]}, True),
+    ("null", {"anyOf": [{"type": "integer", "maximum": 1190}, {"type": "null"}]}, True),
+    ("0", {"type": "integer", "minimum": 0, "maximum": 99}, True),  # JSON: no digit after a leading 0
+    ("70.2", {"type": "number", "minimum": 31, "maximum": 160}, False),  # decimals may go on
+    ("true", {"type": "boolean"}, True),
+])
+def test_embedded_engine_skips_steps_only_where_the_schema_fixes_the_next_token(text, schema, final):
+    from synth.generators.llm.backends.llama_cpp_engine import value_is_final
+
+    assert value_is_final(text, schema) is final
+
+
+class _ScriptedLlama:
+    """A stand-in for llama_cpp.Llama (characters as tokens) that answers each field from a
+    script and records its context, to check the embedded engine's bookkeeping; the real
+    model runs in tests/test_generator_llm_embedded.py."""
+
+    def __init__(self, script: list[str]) -> None:
+        self.script, self.context, self.n_tokens = list(script), [], 0
+
+    def tokenize(self, data: bytes, add_bos: bool = False, special: bool = False) -> list[int]:
+        return list(data)
+
+    def detokenize(self, tokens: list[int]) -> bytes:
+        return bytes(tokens)
+
+    def token_eos(self) -> int:
+        return 0
+
+    def set_seed(self, seed: int) -> None:
+        pass
+
+    def generate(self, tokens, reset=True, **_):
+        self.context = list(tokens) if reset else self.context + list(tokens)
+        value = self.script.pop(0)
+        for i, ch in enumerate(value.encode()):
+            if i:
+                self.context.append(value.encode()[i - 1])  # the previous token is evaluated first
+            self.n_tokens = len(self.context)
+            yield ch
+
+
+def test_embedded_engine_forces_the_structure_and_keeps_the_context_exact():
+    from synth.generators.llm.backends import llama_cpp_engine as engine
+    from synth.generators.llm.backends.base import BatchRequest
+    from synth.generators.llm.row_schema import batch_json_schema
+    from synth.schema import ColumnKind, ColumnSpec, Schema
+
+    schema = Schema((ColumnSpec("age", ColumnKind.INTEGER, minimum=12, maximum=70),
+                     ColumnSpec("wt", ColumnKind.NUMERIC, minimum=30, maximum=160),
+                     ColumnSpec("sex", ColumnKind.CATEGORICAL, categories=("F", "M"))))
+    # the model writes a delimiter after a float (it alone knows where it ends); after "45"
+    # (450 > 70) and after a level the schema fixes the delimiter and no token is sampled for it
+    script = ["45", "70.25,", '"F"', "8,", "31.5,", '"M"']
+    backend = engine.LlamaCppBackend.__new__(engine.LlamaCppBackend)
+    backend._llm, backend._grammars = _ScriptedLlama(script), {}
+    backend._grammar = lambda schema, delimiter: None
+    request = BatchRequest(prompt="P\n", schema=batch_json_schema(schema, 2), rows=2, seed=0, temperature=1.0,
+                           top_p=1.0, max_tokens=400)
+    answer = backend.complete(request)
+    assert json.loads(answer) == {"rows": [{"age": 45, "wt": 70.25, "sex": "F"}, {"age": 8, "wt": 31.5, "sex": "M"}]}
+    seen = bytes(backend._llm.context).decode()
+    # what the model saw: the prompt and the answer, every delimiter exactly once (the last
+    # sampled token is never evaluated: nothing follows it)
+    assert seen == 'P\n{"rows": [{"age": 45, "wt": 70.25, "sex": "F"}, {"age": 8, "wt": 31.5, "sex": "M'

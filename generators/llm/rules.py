@@ -120,10 +120,14 @@ class Column(Node):
 
 
 @dataclass(frozen=True)
-class Arith(Node):
+class Binary(Node):
     op: str
     left: Node
     right: Node
+
+
+class Arith(Binary):
+    """``+ - * /`` on numbers."""
 
 
 @dataclass(frozen=True)
@@ -131,11 +135,8 @@ class Negate(Node):
     operand: Node
 
 
-@dataclass(frozen=True)
-class Compare(Node):
-    op: str
-    left: Node
-    right: Node
+class Compare(Binary):
+    """``== != < <= > >=``."""
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ def _columns(node: Node) -> list[str]:
     if isinstance(node, Column):
         return [node.name]
     children: list[Node] = []
-    if isinstance(node, (Arith, Compare)):
+    if isinstance(node, Binary):
         children = [node.left, node.right]
     elif isinstance(node, (Negate, IsMissing)):
         children = [node.operand]
