@@ -105,7 +105,8 @@ class ChatServer:
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         rng = random.Random(body.get("seed", 0))
-        schema = body["response_format"]["json_schema"]["schema"]["properties"]["rows"]
+        fmt = body["response_format"]
+        schema = (fmt["schema"] if fmt["type"] == "json_object" else fmt["json_schema"]["schema"])["properties"]["rows"]
         n = schema["minItems"]
         if self.mode == "garbage":
             content = "Sure! Here are some patients: age 34, weight 70"

@@ -394,3 +394,16 @@ def test_embedded_engine_forces_the_structure_and_keeps_the_context_exact():
     # what the model saw: the prompt and the answer, every delimiter exactly once (the last
     # sampled token is never evaluated: nothing follows it)
     assert seen == 'P\n{"rows": [{"age": 45, "wt": 70.25, "sex": "F"}, {"age": 8, "wt": 31.5, "sex": "M'
+
+
+@pytest.mark.parametrize("fmt", ["json_schema", "json_object"])
+def test_the_schema_travels_as_the_server_expects(actg, server, fmt):
+    train, schema = actg
+    first = len(server.requests)
+    _generator(server.url, strategy="rules", response_format=fmt, rows_per_call=4).fit(train, schema).sample(4, seed=1)
+    sent = server.requests[first]["response_format"]
+    assert sent["type"] == fmt
+    row_schema = (sent["schema"] if fmt == "json_object" else sent["json_schema"]["schema"])["properties"]["rows"]
+    assert row_schema["minItems"] == row_schema["maxItems"] == 4
+    assert list(row_schema["items"]["properties"]) == schema.names
+    assert row_schema["items"]["properties"]["age"] == {"type": "integer", "minimum": 12, "maximum": 70}

@@ -115,7 +115,7 @@ def test_llama_cpp_server_on_loopback(actg, tmp_path):
                 assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
                 time.sleep(0.5)
         gen = LLMGenerator(seed=3, strategy="examples", backend="openai", base_url=f"http://127.0.0.1:{port}/v1",
-                           model="gemma", rules=RULES, rows_per_call=2, timeout_s=900, max_retries=1,
+                           model="gemma", response_format="json_object", rules=RULES, rows_per_call=2, timeout_s=900, max_retries=1,
                            concurrency=1, progress=False).fit(train, schema)
         rows = gen.sample(2, seed=3)
         _check(rows, train, schema, 2)

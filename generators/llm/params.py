@@ -54,6 +54,11 @@ class LLMParams(GeneratorParams):
     timeout_s: float = Field(120.0, gt=0, description="openai: seconds before a request times out")
     max_retries: int = Field(3, ge=0, le=10, description="openai: retries (with backoff) of a failed request")
     concurrency: int = Field(2, ge=1, le=64, description="openai: requests in flight at once")
+    response_format: Literal["json_schema", "json_object"] = Field(
+        "json_schema",
+        description="openai: how the schema is sent: json_schema (OpenAI, vLLM, Ollama, llama.cpp's llama-server) "
+        "or json_object with a schema (llama-cpp-python's server)",
+    )
     allow_real_rows_remote: bool = Field(
         False, description="let prompts with real rows go to a server that is not on this machine"
     )

@@ -17,6 +17,7 @@ def make_backend(params: LLMParams) -> Backend:
         return OpenAICompatibleBackend(
             base_url=params.base_url, model=params.model, api_key_env=params.api_key_env,
             timeout_s=params.timeout_s, max_retries=params.max_retries, concurrency=params.concurrency,
+            response_format=params.response_format,
         )
     from synth.generators.llm.backends.model_file import resolve_model_file
 

@@ -1,7 +1,8 @@
 """Backend for any OpenAI-compatible chat-completions server (llama.cpp server, vLLM, Ollama, hosted APIs).
 
 The request carries the answer's JSON Schema as ``response_format`` (``json_schema``,
-strict), which these servers turn into a grammar; the generator validates every row
+strict; or ``json_object`` with a ``schema`` for llama-cpp-python's server), which these
+servers turn into a grammar; the generator validates every row
 again, so a server that ignores the schema costs rows, never validity. The ``openai``
 client does the HTTP work: a timeout per request and bounded retries with exponential
 backoff on connection errors, timeouts, 408/409/429 and 5xx. The API key comes from an
@@ -28,6 +29,7 @@ class OpenAICompatibleBackend(Backend):
         timeout_s: float = 120.0,
         max_retries: int = 3,
         concurrency: int = 2,
+        response_format: str = "json_schema",
     ) -> None:
         import openai
 
@@ -36,6 +38,7 @@ class OpenAICompatibleBackend(Backend):
         self.max_concurrency = max(1, int(concurrency))
         self.max_retries = int(max_retries)
         self.timeout_s = float(timeout_s)
+        self.response_format = response_format
         key = os.environ.get(api_key_env, "") if api_key_env else ""
         if api_key_env and not key:
             raise BackendError(
@@ -63,10 +66,7 @@ class OpenAICompatibleBackend(Backend):
                 top_p=request.top_p,
                 seed=request.seed,
                 max_tokens=request.max_tokens,
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": "synthetic_rows", "schema": request.schema, "strict": True},
-                },
+                response_format=self._response_format(request.schema),
             )
         except openai.APITimeoutError:
             raise BackendError(
@@ -79,13 +79,23 @@ class OpenAICompatibleBackend(Backend):
                 "Start the server or fix generator.params.base_url."
             ) from None
         except openai.APIStatusError as exc:
+            hint = (
+                " A server that does not know response_format 'json_schema' (llama-cpp-python's) takes "
+                "generator.params.response_format: json_object."
+                if exc.status_code in (400, 422) and self.response_format == "json_schema" else ""
+            )
             raise BackendError(
                 f"The model server at {self.base_url} refused the request with HTTP {exc.status_code} "
-                f"(after up to {tries}): {str(exc)[:300]}. Check generator.params.model and the server's log."
+                f"(after up to {tries}): {str(exc)[:300]}. Check generator.params.model and the server's log.{hint}"
             ) from None
         choices = getattr(response, "choices", None) or []
         content = choices[0].message.content if choices and choices[0].message else None
         return content or ""
+
+    def _response_format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if self.response_format == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": "synthetic_rows", "schema": schema, "strict": True}}
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -96,6 +106,7 @@ class OpenAICompatibleBackend(Backend):
             "timeout_s": self.timeout_s,
             "max_retries": self.max_retries,
             "concurrency": self.max_concurrency,
+            "response_format": self.response_format,
         }
 
     def close(self) -> None:
