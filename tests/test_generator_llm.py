@@ -11,7 +11,6 @@ and the manifest's provenance. The embedded model runs in tests/test_generator_l
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -200,21 +199,18 @@ def test_an_unreachable_server_fails_after_bounded_retries(actg, tmp_path):
     train, schema = actg
     with ChatServer("fresh") as srv:
         url = srv.url  # the port is free again once the server is closed
-    started = time.perf_counter()
     with pytest.raises(BackendError, match="cannot be reached .*2 attempt"):
         _run(tmp_path, train, schema, url, strategy="rules")
-    assert time.perf_counter() - started < 20
     assert not (tmp_path / "out").exists()
 
 
 def test_a_server_that_times_out_fails_after_bounded_retries(actg, tmp_path):
     train, schema = actg
     with ChatServer("slow", delay_s=3) as srv:
-        started = time.perf_counter()
         with pytest.raises(BackendError, match="did not answer in time .*2 attempt.*timeout"):
-            _run(tmp_path, train, schema, srv.url, strategy="rules", timeout_s=0.5)
-        elapsed = time.perf_counter() - started
-    assert elapsed < 10
+            _run(tmp_path, train, schema, srv.url, strategy="rules", timeout_s=0.5, concurrency=1)
+        tries = len(srv.requests)
+    assert tries == 2  # max_retries=1: one request and one retry, then the error
     assert not (tmp_path / "out").exists()
 
 
