@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from synth.cpus import usable_cores
+from synth.disclosure import DEFAULT_RARE_K
 from synth.schema import Schema
 from synth.stats.intervals import Interval
 from synth.stats.intervals import json_number as _num
@@ -218,6 +219,8 @@ class AuditInputs:
       ``subject_id``), the group label of each training / holdout row, shapes (n_train,)
       and (n_holdout,); no label occurs on both sides. ``None`` when every row is its own
       person. Privacy audits judge leaks per group: a person, not a row, is protected.
+    - ``rare_level_k``: a category level held by fewer training rows than this is never
+      named in an audit's output (:func:`synth.disclosure.pool_rare`).
     """
 
     train: pd.DataFrame
@@ -229,6 +232,7 @@ class AuditInputs:
     include_real_records: bool = False
     train_groups: np.ndarray | None = None
     holdout_groups: np.ndarray | None = None
+    rare_level_k: int = DEFAULT_RARE_K
     # Threads an audit may use. The runner lowers it, audit by audit, to the CPUs free at
     # the time (synth.cpus.free_cpus), so a busy machine is not oversubscribed.
     n_jobs: int = field(default_factory=usable_cores)

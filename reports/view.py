@@ -614,6 +614,9 @@ def _columns(data: Mapping[str, Any]) -> list[ColumnRow]:
             cats_text = shown + (f" (+{more} more)" if more > 0 else "")
         else:
             cats_text = ""
+        rare = c.get("rare_levels")
+        if is_number(rare) and rare > 0:  # levels too rare to name (the k-rule, synth.disclosure)
+            cats_text = f"{cats_text}{'; ' if cats_text else ''}{format_number(rare)} rare level(s) not named"
         rows.append(ColumnRow(str(c.get("name", MISSING)), str(c.get("kind", MISSING)),
                               [str(r).replace("_", " ") for r in c.get("roles") or []],
                               "yes" if c.get("nullable") else "no", cats_text))

@@ -3,7 +3,8 @@
 Every mistake a user can make (a bad config key, a missing file, a column that is not
 in the data) raises a :class:`SynthUserError`. The CLI prints its message as one
 paragraph and exits with code 2; library callers can catch it. Anything else that
-escapes is a bug in synth and is allowed to show a traceback.
+escapes is a bug in synth (or a plugin): the CLI prints one paragraph saying where the
+details went and exits with code 3, so a pipeline never reads a crash as a verdict.
 """
 
 from __future__ import annotations
@@ -35,3 +36,10 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` when none is close."""
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" Did you mean '{matches[0]}'?" if matches else ""
+
+
+class InternalError(Exception):
+    """synth or a plugin failed where it must not (e.g. a generator produced an empty column).
+
+    Not the user's mistake: the CLI exits with code 3. The message names what failed.
+    """

@@ -19,14 +19,16 @@ import pandas as pd
 
 from synth.audits.base import Audit, AuditInputs, AuditSection
 from synth.audits.runner import build_audits, failed_audits, provided_metrics, run_audits
-from synth.config.load import config_hash, load_config, parse_config
+from synth.config.load import AUDIT_DATA_SOURCE, config_hash, load_config, parse_config
 from synth.config.model import AuditConfig, DataConfig, RunConfig
-from synth.data.coerce import coerce_to_schema
-from synth.errors import ConfigError, DataError
+from synth.data.coerce import clip_to_bounds, coerce_to_schema, infinite_values
+from synth.data.overlap import check_groups_disjoint, check_holdout_disjoint
+from synth.disclosure import public_schema
+from synth.errors import ConfigError, DataError, InternalError
 from synth.generators.base import Condition, Generator
 from synth.manifest import StepTimer, build_manifest, file_entry
 from synth.outputs import StagedOutputs
-from synth.prepare import PreparedData, load_real, prepare
+from synth.prepare import PreparedData, dropped_columns, load_real, prepare, resolve_source
 from synth.registry import generator_class
 from synth.result import AuditResult, GateOutcome
 from synth.schema import Schema
@@ -58,14 +60,33 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _as_config(config: str | Path | Mapping[str, Any] | RunConfig) -> tuple[RunConfig, Path | None, str]:
+def _as_config(
+    config: str | Path | Mapping[str, Any] | RunConfig, *, require_data: bool = True
+) -> tuple[RunConfig, Path | None, str]:
     """A RunConfig, the folder relative paths resolve against, and a label for messages."""
     if isinstance(config, RunConfig):
         return config, None, "config"
     if isinstance(config, Mapping):
-        return parse_config(dict(config), "config"), None, "config"
+        return parse_config(dict(config), "config", require_data=require_data), None, "config"
     path = Path(config)
-    return load_config(path), path.resolve().parent, str(path)
+    return load_config(path, require_data=require_data), path.resolve().parent, str(path)
+
+
+def _input_files(*candidates: Any) -> list[Path]:
+    """The given values that name files (not DataFrames, not ``builtin:`` names, not None)."""
+    return [Path(c) for c in candidates
+            if isinstance(c, (str, Path)) and str(c).strip() and not str(c).startswith("builtin:")]
+
+
+def _check_synthetic(synthetic: pd.DataFrame, prep: PreparedData, generator: str) -> None:
+    """A generator must fill every column the training data fills (else it failed, not the data)."""
+    for name in prep.modelled.names:
+        if synthetic[name].isna().all() and prep.train[name].notna().any():
+            raise InternalError(
+                f"generator '{generator}' produced no values for column '{name}' (all {len(synthetic)} synthetic "
+                "values are missing although the training data has values). This is a failure of the generator on "
+                "this data, not a result; nothing was written."
+            )
 
 
 def _conditions(config: RunConfig, schema: Schema, label: str) -> list[Condition] | None:
@@ -142,29 +163,38 @@ def generate(
     started = _now()
     timer = StepTimer()
     cfg, base_dir, label = _as_config(config)
-    out_dir = Path(output_dir) if output_dir is not None else Path(cfg.output.dir).expanduser()
-    if not out_dir.is_absolute() and base_dir is not None and output_dir is None:
-        out_dir = base_dir / out_dir
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"{label}: output.dir '{out_dir}' exists and is not a folder. Choose another output.dir.")
+    if output_dir is not None:
+        out_dir, out_what = Path(output_dir), "--out"
+        if not str(output_dir).strip():
+            raise ConfigError("--out is empty: give the folder to write the outputs to.")
+    else:
+        out_dir, out_what = Path(cfg.output.dir).expanduser(), f"{label}: output.dir"
+        if not cfg.output.dir.strip():
+            raise ConfigError(f"{label}: output.dir is empty: give the folder to write the outputs to.")
+        if not out_dir.is_absolute() and base_dir is not None:
+            out_dir = base_dir / out_dir
 
     # Everything a user can get wrong is checked before the first expensive step.
     gen_cls = generator_class(cfg.generator.name, key=f"{label}: generator.name")
     gen_cls.validate_params(cfg.generator.params)
     audits, gates = _plan_audits(cfg.audit, cfg.gates, label)
+    source = resolve_source(cfg.data.source, base_dir) if data is None else None
+    inputs = _input_files(config if not isinstance(config, (Mapping, RunConfig)) else None, source)
 
-    say("loading and checking the data")
-    with timer.step("load_and_split"):
-        prep: PreparedData = prepare(cfg.data, seed=cfg.seed, base_dir=base_dir, frame=data, source_label=label)
-    conditions = _conditions(cfg, prep.modelled, label)
-    n_rows = sum(c.rows for c in conditions) if conditions else (cfg.sample.rows or len(prep.train))
-    if conditions and cfg.sample.rows is not None and cfg.sample.rows != n_rows:
-        raise ConfigError(
-            f"{label}: sample.rows is {cfg.sample.rows} but sample.conditions ask for {n_rows} rows in all. "
-            "Drop sample.rows or make the condition rows add up to it."
-        )
+    with StagedOutputs(out_dir, inputs=inputs, what=out_what) as staged:
+        if staged.cleaned:
+            say(f"removed {len(staged.cleaned)} leftover folder(s) of an interrupted run into {out_dir}")
+        say("loading and checking the data")
+        with timer.step("load_and_split"):
+            prep: PreparedData = prepare(cfg.data, seed=cfg.seed, base_dir=base_dir, frame=data, source_label=label)
+        conditions = _conditions(cfg, prep.modelled, label)
+        n_rows = sum(c.rows for c in conditions) if conditions else (cfg.sample.rows or len(prep.train))
+        if conditions and cfg.sample.rows is not None and cfg.sample.rows != n_rows:
+            raise ConfigError(
+                f"{label}: sample.rows is {cfg.sample.rows} but sample.conditions ask for {n_rows} rows in all. "
+                "Drop sample.rows or make the condition rows add up to it."
+            )
 
-    with StagedOutputs(out_dir) as staged:
         say(f"fitting {cfg.generator.name} on {len(prep.train)} rows")
         _set_seeds(cfg.seed)
         generator: Generator = gen_cls(seed=cfg.seed, **cfg.generator.params)
@@ -174,6 +204,8 @@ def generate(
         with timer.step("sample"):
             synthetic = generator.sample(n_rows, conditions=conditions, seed=cfg.seed)
             synthetic = coerce_to_schema(synthetic.reset_index(drop=True), prep.modelled)
+            synthetic = clip_to_bounds(synthetic, prep.declared_bounds)
+            _check_synthetic(synthetic, prep, cfg.generator.name)
         with timer.step("write_synthetic"):
             for fmt in cfg.output.formats:
                 _write_frame(synthetic, staged.path(f"synthetic.{fmt}"), fmt)
@@ -187,13 +219,15 @@ def generate(
                 generator_factory=generator.clone, include_real_records=cfg.audit.include_real_records,
                 train_groups=None if prep.train_groups is None else prep.train_groups.to_numpy(),
                 holdout_groups=None if prep.holdout_groups is None else prep.holdout_groups.to_numpy(),
+                rare_level_k=cfg.audit.rare_level_k,
             )
             with timer.step("audit"):
                 sections = run_audits(audits, inputs, on_start=lambda a: say(f"auditing: {a.title}"))
             result = AuditResult(
                 sections=sections,
                 gates=_verdict(sections, gates),
-                data=_data_summary(prep, synthetic),
+                data=_data_summary(prep.source, prep.modelled, prep.train, prep.holdout, synthetic, prep.dropped,
+                                   cfg.audit.rare_level_k),
                 generator={"name": cfg.generator.name, "params": generator.params.model_dump(mode="json"),
                            "privacy": generator.privacy.to_dict()},
             )
@@ -204,6 +238,8 @@ def generate(
                                   timings=timer.seconds, outputs=outputs, started_utc=started, finished_utc=_now(),
                                   command="generate")
         manifest["generator"] = {"name": cfg.generator.name, "provenance": generator.provenance()}
+        if staged.cleaned:
+            manifest["cleaned_leftovers"] = list(staged.cleaned)
         if result is not None:
             with timer.step("report"):
                 _write_result(staged, result, manifest, report=cfg.output.report, audience=cfg.report.audience)
@@ -235,15 +271,19 @@ def _write_result(staged: StagedOutputs, result: AuditResult, manifest: dict[str
     manifest["outputs"].extend(file_entry(staged.path(n), staged.staging) for n in names)
 
 
-def _data_summary(prep: PreparedData, synthetic: pd.DataFrame) -> dict[str, Any]:
+def _data_summary(
+    source: str, schema: Schema, train: pd.DataFrame, holdout: pd.DataFrame, synthetic: pd.DataFrame,
+    dropped: list[dict[str, str]], k: int,
+) -> dict[str, Any]:
+    """result.json's ``data``: counts, and the schema as outputs may state it (rare levels unnamed, coarse ranges)."""
     return {
-        "source": prep.source,
-        "n_train": len(prep.train),
-        "n_holdout": len(prep.holdout),
+        "source": source,
+        "n_train": len(train),
+        "n_holdout": len(holdout),
         "n_synthetic": len(synthetic),
-        "columns": prep.modelled.names,
-        "schema": prep.modelled.to_dict(),
-        "dropped_columns": prep.dropped,
+        "columns": schema.names,
+        "schema": public_schema(schema, train, k),
+        "dropped_columns": dropped,
     }
 
 
@@ -310,9 +350,9 @@ def audit(
     say = progress or (lambda _msg: None)
     started, timer = _now(), StepTimer()
     if config is not None:
-        cfg, _, label = _as_config(config)
+        cfg, _, label = _as_config(config, require_data=False)
     else:
-        cfg, label = RunConfig(data=DataConfig(source="<real>")), "synth audit"
+        cfg, label = RunConfig(data=DataConfig(source=AUDIT_DATA_SOURCE)), "synth audit"
     data_cfg = cfg.data.model_copy()
     for key, val in (("target", target), ("sensitive", sensitive), ("quasi_identifiers", quasi_identifiers)):
         if val is not None:
@@ -321,32 +361,79 @@ def audit(
     audit_cfg = cfg.audit if audits is None else cfg.audit.model_copy(update={"audits": list(audits)})
     selected, parsed_gates = _plan_audits(audit_cfg, list(gates) if gates is not None else cfg.gates, label)
     run_seed = cfg.seed if seed is None else seed
+    if isinstance(run_seed, bool) or not isinstance(run_seed, int) or not 0 <= run_seed < 2**32:
+        raise ConfigError(f"{label}: the seed must be a whole number from 0 to 2**32 - 1, got {run_seed!r}.")
+    if isinstance(real, (str, Path)) and isinstance(holdout, (str, Path)) and _input_files(real, holdout) \
+            and Path(real).expanduser().resolve() == Path(holdout).expanduser().resolve():
+        raise DataError(f"--holdout '{holdout}' is the same file as --real: the holdout must be real records the "
+                        "generator never saw, disjoint from the training data.")
 
+    staged = None
+    if output_dir is not None:
+        staged = StagedOutputs(output_dir, inputs=_input_files(real, synthetic, holdout, config), what="--out")
+    try:
+        result = _audit_into(staged, cfg, data_cfg, audit_cfg, selected, parsed_gates, run_seed, label, real, synthetic,
+                             holdout, generator, config, started, timer, say)
+    except BaseException:
+        if staged is not None:
+            staged.abort()
+        raise
+    return result
+
+
+def _audit_into(
+    staged: StagedOutputs | None, cfg: RunConfig, data_cfg: DataConfig, audit_cfg: AuditConfig, selected: list[Audit],
+    parsed_gates: list[Gate], run_seed: int, label: str, real: Any, synthetic: Any, holdout: Any,
+    generator: Generator | None, config: Any, started: str, timer: StepTimer, say: Progress,
+) -> AuditResult:
+    """The work of :func:`audit` once its output folder (if any) is taken."""
+    if staged is not None and staged.cleaned:
+        say(f"removed {len(staged.cleaned)} leftover folder(s) of an interrupted run into {staged.out_dir}")
     say("loading and checking the data")
     with timer.step("load"):
-        real_df, full_schema = load_real(data_cfg, _frame(real, "--real"), None, label)
+        real_df, full_schema = load_real(data_cfg, _frame(real, "--real"), None, label, _where(real, "--real"))
         schema = full_schema.modelled()
-        frames = {"--synthetic": _frame(synthetic, "--synthetic")}
+        frames = {"--synthetic": (synthetic, _frame(synthetic, "--synthetic"))}
         if holdout is not None:
-            frames["--holdout"] = _frame(holdout, "--holdout")
-        checked = {}
-        for role, df in frames.items():
+            frames["--holdout"] = (holdout, _frame(holdout, "--holdout"))
+        checked, raw = {}, {}
+        for role, (given, df) in frames.items():
+            where = _where(given, role)
             missing = [c for c in schema.names if c not in df.columns]
             if missing:
                 raise DataError(
-                    f"{role}: the table lacks the column(s) {', '.join(missing)} that the real data has. "
+                    f"{where}: the table lacks the column(s) {', '.join(missing)} that the real data has. "
                     "Synthetic, holdout and real tables must share the modelled columns."
                 )
-            checked[role] = coerce_to_schema(df[schema.names], schema)
+            df = infinite_values(df, policy=data_cfg.infinite, source=where)
+            try:
+                checked[role] = coerce_to_schema(df[schema.names], schema)
+            except DataError as exc:
+                raise DataError(f"{where}: {exc}") from None
+            raw[role] = df
     if holdout is None:  # after the data checks (a wrong path is the first thing to fix), before any audit
         _check_gates_without_holdout(selected, parsed_gates, label)
     train = real_df[schema.names]
     hold = checked.get("--holdout")
+    train_groups = holdout_groups = None
     if hold is None:
         hold = train.iloc[:0]
+    else:
+        check_holdout_disjoint(train, hold, source=f"{_where(holdout, '--holdout')} and {_where(real, '--real')}")
+        group = full_schema.group
+        if group is not None:
+            if group not in raw["--holdout"].columns:
+                raise DataError(f"{_where(holdout, '--holdout')}: the table lacks the group column '{group}' "
+                                "(data.group) that the real data has; the audit needs it to judge leaks per person.")
+            train_groups, holdout_groups = real_df[group], raw["--holdout"][group]
+            check_groups_disjoint(train_groups, holdout_groups, column=group,
+                                  source=f"{_where(holdout, '--holdout')} and {_where(real, '--real')}")
     inputs = AuditInputs(train=train, holdout=hold, synthetic=checked["--synthetic"], schema=schema, seed=run_seed,
                          generator_factory=generator.clone if generator is not None else None,
-                         include_real_records=audit_cfg.include_real_records)
+                         include_real_records=audit_cfg.include_real_records,
+                         train_groups=None if train_groups is None else train_groups.to_numpy(),
+                         holdout_groups=None if holdout_groups is None else holdout_groups.to_numpy(),
+                         rare_level_k=audit_cfg.rare_level_k)
     with timer.step("audit"):
         runnable = [a for a in selected if holdout is not None or a.family not in _NEEDS_HOLDOUT_FAMILIES]
         sections = run_audits(runnable, inputs, on_start=lambda a: say(f"auditing: {a.title}"))
@@ -357,21 +444,23 @@ def audit(
     result = AuditResult(
         sections=sections,
         gates=_verdict(sections, parsed_gates),
-        data={"source": str(real) if not isinstance(real, pd.DataFrame) else "<DataFrame>", "n_train": len(train),
-              "n_holdout": len(hold), "n_synthetic": len(inputs.synthetic), "columns": schema.names,
-              "schema": schema.to_dict(),
-              "dropped_columns": [{"name": c.name, "reason": "not modelled (identifier or free text)"}
-                                  for c in full_schema.columns if not c.is_modelled]},
+        data=_data_summary(str(real) if not isinstance(real, pd.DataFrame) else "<DataFrame>", schema, train, hold,
+                           inputs.synthetic, dropped_columns(full_schema), audit_cfg.rare_level_k),
         generator=None,
     )
-    if output_dir is not None:
-        out = Path(output_dir)
-        with StagedOutputs(out) as staged:
-            manifest = build_manifest(config_hash=config_hash(cfg) if config is not None else None, seed=run_seed,
-                                      config=cfg.model_dump(mode="json") if config is not None else None,
-                                      timings=timer.seconds, outputs=[], started_utc=started, finished_utc=_now(),
-                                      command="audit")
-            _write_result(staged, result, manifest, report=True, audience=cfg.report.audience)
-            _write_json(staged.path("manifest.json"), manifest)
-            staged.commit()
+    if staged is not None:
+        manifest = build_manifest(config_hash=config_hash(cfg) if config is not None else None, seed=run_seed,
+                                  config=cfg.model_dump(mode="json") if config is not None else None,
+                                  timings=timer.seconds, outputs=[], started_utc=started, finished_utc=_now(),
+                                  command="audit")
+        if staged.cleaned:
+            manifest["cleaned_leftovers"] = list(staged.cleaned)
+        _write_result(staged, result, manifest, report=True, audience=cfg.report.audience)
+        _write_json(staged.path("manifest.json"), manifest)
+        staged.commit()
     return result
+
+
+def _where(given: Any, role: str) -> str:
+    """How messages name an input: the flag and the file (or that it was a DataFrame)."""
+    return f"{role} '{given}'" if isinstance(given, (str, Path)) else f"{role} (DataFrame)"

@@ -75,6 +75,7 @@ def test_id_columns_need_a_name_and_near_unique_values():
             "lipid": rng.integers(100, 400, n),  # id-like suffix, but not an id name
             "PatientID": [f"P{i:05d}" for i in range(n)],
             "code": [f"C{i:05d}" for i in range(n)],  # unique, short, not id-named
+            "ward": [f"W{i % 8}" for i in range(n)],  # 8 levels: an ordinary label column
         }
     )
     schema = infer_schema(frame)
@@ -85,10 +86,11 @@ def test_id_columns_need_a_name_and_near_unique_values():
         "site_id": ColumnKind.CATEGORICAL,
         "lipid": ColumnKind.INTEGER,
         "PatientID": ColumnKind.ID,
-        "code": ColumnKind.CATEGORICAL,
+        "code": ColumnKind.ID,  # near-unique labels are identifiers whatever the name (rule 7)
+        "ward": ColumnKind.CATEGORICAL,
     }
     assert Role.IDENTIFIER in schema.column("patient_id").roles
-    assert set(schema.identifiers) == {"patient_id", "subject_id", "PatientID"}
+    assert set(schema.identifiers) == {"patient_id", "subject_id", "PatientID", "code"}
     assert "patient_id" not in schema.modelled().names
 
 
@@ -106,7 +108,7 @@ def test_datetime_strings_and_dtypes():
     schema = infer_schema(frame)
     kinds = {c.name: c.kind for c in schema.columns}
     assert kinds["admit"] == kinds["us"] == kinds["nearly"] == kinds["dt"] == ColumnKind.DATETIME
-    assert kinds["mostly_not"] == ColumnKind.CATEGORICAL
+    assert kinds["mostly_not"] == ColumnKind.ID  # not dates, and 51 distinct labels in 60: near-unique
     assert kinds["year"] == ColumnKind.CATEGORICAL  # a bare year is not a date
     admit = schema.column("admit")
     assert admit.nullable
@@ -208,7 +210,8 @@ def test_explicit_identifier_role_takes_the_column_out_of_modelling(population):
     schema = infer_schema(frame, identifiers=["visit"])
     assert Role.IDENTIFIER in schema.column("visit").roles
     assert "visit" not in schema.modelled().names
-    assert schema.column("mrn_text").kind == ColumnKind.CATEGORICAL  # "mrn_text" ends in "text", not an id word
+    assert not looks_like_id("mrn_text")  # "mrn_text" ends in "text", not an id word ...
+    assert schema.column("mrn_text").kind == ColumnKind.ID  # ... but its 50 distinct labels make it near-unique
 
 
 def test_unknown_override_key_suggests():

@@ -133,7 +133,7 @@ def test_parquet_that_is_text(tmp_path):
 def test_csv_that_is_binary(tmp_path):
     path = tmp_path / "t.csv"
     pd.DataFrame({"a": range(100)}).to_parquet(path)
-    with pytest.raises(DataError, match="not UTF-8"):
+    with pytest.raises(DataError, match="binary data"):
         load_table(path)
 
 

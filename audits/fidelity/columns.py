@@ -95,7 +95,7 @@ class ColumnFidelityAudit(Audit):
         section = AuditSection(audit=self.name, family=self.family, title=self.title)
         section.metrics = self._metrics(summary, floor, points)
         section.tables = [_column_table(points, floor_points)]
-        section.figures = _figures(columns, points, self.max_figures)
+        section.figures = _figures(columns, points, self.max_figures, inputs.rare_level_k)
         section.summary = _summary_line(summary, floor)
         if absent:
             section.notes.append(f"Not compared (absent from a table): {', '.join(absent)}.")
@@ -202,13 +202,13 @@ def _column_table(points: list[ColumnDistance], floor: dict[str, ColumnDistance]
     )
 
 
-def _figures(columns: list[BinnedColumn], points: list[ColumnDistance], limit: int) -> list[Figure]:
+def _figures(columns: list[BinnedColumn], points: list[ColumnDistance], limit: int, k: int) -> list[Figure]:
     ranked = sorted(range(len(points)), key=lambda j: -points[j].value if np.isfinite(points[j].value) else 1.0)
     figures = []
     for j in ranked[:limit]:
         col = columns[j]
         fig_id = f"fidelity_columns.{col.name}"
-        figures.append(histogram_figure(col, fig_id) if col.statistic == "ks" else bars_figure(col, fig_id))
+        figures.append(histogram_figure(col, fig_id) if col.statistic == "ks" else bars_figure(col, fig_id, k))
     return figures
 
 

@@ -16,6 +16,9 @@ in each replicate, replicates recentred on the estimate (see
 :func:`~synth.stats.bootstrap.recentred_interval`). Small subgroups score
 lower by sampling noise alone; the holdout's score per subgroup (its noise floor) is
 listed beside each to tell noise from a real gap.
+
+Levels held by fewer than ``inputs.rare_level_k`` training rows are never named (the
+k-rule of :mod:`synth.disclosure`): they read "other (rare)" in the table and notes.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from synth.audits.fidelity.column_stats import (
     summarise,
 )
 from synth.audits.param_checks import check_int
+from synth.disclosure import RARE_LABEL, nameable
 from synth.schema import ColumnKind
 from synth.stats.bootstrap import recentred_interval
 
@@ -94,6 +98,7 @@ class SubgroupFidelityAudit(Audit):
         rng = np.random.default_rng([inputs.seed, 505])
         groups: list[_Subgroup] = []
         too_small: list[str] = []
+        k = inputs.rare_level_k
         for attr in attributes:
             others = {n: k for n, k in kinds.items() if n != attr}
             r_codes, r_keys = level_codes(inputs.train[attr])
@@ -101,14 +106,21 @@ class SubgroupFidelityAudit(Audit):
             h_codes, h_keys = (
                 level_codes(inputs.holdout[attr]) if attr in inputs.holdout.columns else (np.empty(0, int), [])
             )
+            n_rare = 0
             for li, level in enumerate(r_keys):
                 real_rows = np.nonzero(r_codes == li)[0]
+                shown = level if nameable(real_rows.size, k) else RARE_LABEL
                 if real_rows.size < self.min_rows:
-                    too_small.append(f"{attr}={level} ({real_rows.size})")
+                    if shown == RARE_LABEL:
+                        n_rare += 1
+                    else:
+                        too_small.append(f"{attr}={level} ({real_rows.size})")
                     continue
                 syn_rows = np.nonzero(s_codes == s_keys.index(level))[0] if level in s_keys else np.empty(0, int)
                 hold_rows = np.nonzero(h_codes == h_keys.index(level))[0] if level in h_keys else np.empty(0, int)
-                groups.append(self._score(inputs, others, attr, level, real_rows, syn_rows, hold_rows, rng))
+                groups.append(self._score(inputs, others, attr, shown, real_rows, syn_rows, hold_rows, rng))
+            if n_rare:
+                too_small.append(f"{n_rare} level(s) of {attr} held by fewer than {k} rows (not named)")
         if not groups:
             return self.skip(
                 f"no sensitive subgroup has {self.min_rows} or more real rows (min_rows); lower "

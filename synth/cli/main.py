@@ -1,7 +1,11 @@
 """The `synth` command line. `synth --help` (and `--help` on each command) is the manual.
 
-Exit codes: 0 success, 1 a gate failed (the data should not be released as is),
-2 a user error (bad config, data or arguments), with a one-paragraph explanation.
+Exit codes: 0 success (every gate passed), 1 a gate failed (the data should not be
+released as is), 2 a user error (bad config, data, paths or arguments) explained in one
+paragraph, 3 an internal error (a bug in synth or a plugin: an audit that crashed, an
+exception nobody expected): one paragraph and the file holding the traceback.
+User text (keys, column names, paths, messages) is printed as plain text, never as
+rich markup, so a ``[/x]`` in a column name prints as it is.
 
 Output adapts to where it goes: on a terminal, a spinner shows the current stage and
 listings are tables; in a pipe or a CI log, each stage is one plain line on stderr with
@@ -14,17 +18,22 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from synth.errors import SynthUserError
+from synth.errors import InternalError, SynthUserError
 
 app = typer.Typer(
     name="synth",
@@ -61,24 +70,81 @@ out = _Console()
 err = _Console(stderr=True)
 T = TypeVar("T")
 
-EXIT_OK, EXIT_GATE_FAILED, EXIT_USER_ERROR = 0, 1, 2
+EXIT_OK, EXIT_GATE_FAILED, EXIT_USER_ERROR, EXIT_INTERNAL_ERROR = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # the shell's code for SIGINT
+DEBUG_ENV = "SYNTH_DEBUG"  # set to 1 to let an internal error raise with its traceback
+
+
+def _error(label: str, text: str) -> None:
+    """One paragraph on stderr: a red label, then ``text`` as plain text (no markup parsing)."""
+    err.print(Text.assemble((f"{label}: ", "bold red"), text), highlight=False, soft_wrap=True)
+
+
+def _crash_log(command: str, exc: BaseException) -> Path | None:
+    """Write the traceback of ``exc`` to a private file in the temp folder; its path, or None if that failed."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"synth-crash-{stamp}-", suffix=".log")  # mode 0600: may hold data values
+        from synth import __version__
+
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(f"synth {__version__}, command: synth {command}, python {sys.version.split()[0]}\n")
+            fh.write(f"argv: {sys.argv!r}\n\n")
+            fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        return Path(name)
+    except OSError:
+        return None
+
+
+def _where_raised(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" in {Path(last.filename).name}:{last.lineno} ({last.name})"
 
 
 @contextmanager
-def _user_errors() -> Iterator[None]:
-    """Turn a SynthUserError into its message on stderr and exit code 2 (no traceback)."""
+def _guarded(command: str) -> Iterator[None]:
+    """Map what escapes a command to its exit code, each with one paragraph and no traceback.
+
+    A user mistake (:class:`SynthUserError`) exits 2 with its message. Anything else is an
+    internal error: exit 3, a paragraph naming the exception type and where it was raised
+    (not its message, which may quote data values), and the file holding the traceback.
+    Ctrl-C exits 130.
+    """
     try:
         yield
+    except typer.Exit:  # a deliberate exit (click's Exit is a RuntimeError): not a crash
+        raise
     except SynthUserError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        _error("error", str(exc))
         raise typer.Exit(EXIT_USER_ERROR) from None
+    except KeyboardInterrupt:
+        _error("interrupted", "stopped by the user (Ctrl-C); no output of this run was written.")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:  # every other exception is a bug, reported as such
+        if os.environ.get(DEBUG_ENV):
+            raise
+        log = _crash_log(command, exc)
+        what = str(exc) if isinstance(exc, InternalError) else f"{type(exc).__name__}{_where_raised(exc)}"
+        if isinstance(exc, MemoryError):
+            what = "the machine ran out of memory (MemoryError): use fewer rows or a machine with more memory"
+        details = f"The traceback is in {log}." if log else "The traceback could not be saved."
+        _error(
+            "internal error",
+            f"synth failed: {what}. This is not a mistake in your config or data, and not a verdict on the data; "
+            f"no output of this run was written. {details} Please report it with that file (rerun with "
+            f"{DEBUG_ENV}=1 to see the traceback here). Exit code {EXIT_INTERNAL_ERROR}.",
+        )
+        raise typer.Exit(EXIT_INTERNAL_ERROR) from None
 
 
 def _with_status(fn: Callable[[Callable[[str], None]], T]) -> T:
     """Run ``fn(say)``; ``say(stage)`` shows progress: a spinner on a terminal, else one line per stage."""
     if err.is_terminal:
         with err.status("starting", spinner="dots") as status:
-            return fn(lambda msg: status.update(msg))
+            return fn(lambda msg: status.update(Text(msg)))
     started = time.perf_counter()
 
     def say(msg: str) -> None:
@@ -134,13 +200,24 @@ def _display_path(path: Path) -> str:
 
 def _print_verdict(result: Any, where: Path | None) -> int:
     rows = []
-    for g in result.gates:
+    for g in result.gates:  # cells are rich markup: user text is escaped
         observed = "—" if g.observed is None else f"{g.observed:.4g}"
-        verdict = "[green]pass[/]" if g.passed else f"[red]FAIL[/]{' (' + g.error + ')' if g.error else ''}"
-        rows.append([g.expression + (" (default)" if g.default else ""), observed, verdict])
+        verdict = "[green]pass[/]" if g.passed else f"[red]FAIL[/]{' (' + escape(g.error) + ')' if g.error else ''}"
+        rows.append([escape(g.expression) + (" (default)" if g.default else ""), observed, verdict])
     _show_table("Gates", ("gate", "observed", "result"), rows)
     if where is not None:
-        out.print(f"outputs in [bold]{_display_path(where)}[/]", soft_wrap=True)
+        out.print(Text.assemble("outputs in ", (_display_path(where), "bold")), soft_wrap=True)
+    crashed = [s for s in result.sections if s.error is not None]
+    if crashed:
+        names = ", ".join(s.audit for s in crashed)
+        _error(
+            "internal error",
+            f"the audit(s) {names} crashed ({crashed[0].error.splitlines()[0][:200]}). The outputs are written and "
+            "the report marks the missing evidence, but this is a bug, not a verdict on the data: report it, "
+            f"or run without {'that audit' if len(crashed) == 1 else 'those audits'} (audit.audits). "
+            f"Exit code {EXIT_INTERNAL_ERROR}.",
+        )
+        return EXIT_INTERNAL_ERROR
     if result.passed:
         out.print("[bold green]PASSED[/]: every gate passed.")
         return EXIT_OK
@@ -151,22 +228,28 @@ def _print_verdict(result: Any, where: Path | None) -> int:
 @app.command()
 def generate(
     config: Annotated[Path, typer.Option("--config", "-c", help="YAML run config (see `synth config schema`).")],
-    output_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (overrides output.dir).")] = None,
+    output_dir: Annotated[str | None, typer.Option("--out", help="Output folder (overrides output.dir).")] = None,
 ) -> None:
     """Fit the configured generator, sample synthetic data, audit it and write the report.
 
     Writes synthetic.csv/.parquet, result.json, report.html and manifest.json into the
-    output folder. Exit code 1 when a gate fails, 2 on a config or data error.
+    output folder. Exit code 0 when every gate passes, 1 when a gate fails, 2 on a config,
+    data or path error, 3 on an internal error.
     """
-    from synth.pipeline import generate as run
+    with _guarded("generate"):
+        from synth.config import load_config
 
-    with _user_errors():
+        load_config(config)  # config mistakes surface before the heavy imports below
+        from synth.pipeline import generate as run
+
         res = _with_status(lambda say: run(config, output_dir=output_dir, progress=say))
-    if res.result is None:
-        out.print(f"synthetic data written to [bold]{_display_path(res.output_dir)}[/] (auditing switched off)",
-                  soft_wrap=True)
-        raise typer.Exit(EXIT_OK)
-    raise typer.Exit(_print_verdict(res.result, res.output_dir))
+        if res.result is None:
+            out.print(Text.assemble("synthetic data written to ", (_display_path(res.output_dir), "bold"),
+                                    " (auditing switched off)"), soft_wrap=True)
+            code = EXIT_OK
+        else:
+            code = _print_verdict(res.result, res.output_dir)
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -182,7 +265,7 @@ def audit(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Config for roles, audits and gates.")] = None,
     target: Annotated[str | None, typer.Option(help="Outcome column.")] = None,
     sensitive: Annotated[str | None, typer.Option(help="Comma-separated sensitive columns.")] = None,
-    output_dir: Annotated[Path, typer.Option("--out", help="Folder for result.json, report.html, manifest.json.")] = Path(
+    output_dir: Annotated[str, typer.Option("--out", help="Folder for result.json, report.html, manifest.json.")] = (
         "synth-audit"
     ),
     seed: Annotated[int | None, typer.Option(help="Seed for the audits' randomness.")] = None,
@@ -190,12 +273,16 @@ def audit(
     """Audit an existing synthetic table against the real training data and a holdout.
 
     Without gates in a config, conservative default privacy gates apply; they need
-    --holdout. Exit code 1 when a gate fails, 2 on a user error (a missing holdout
-    included).
+    --holdout. Exit code 0 when every gate passes, 1 when a gate fails, 2 on a user error
+    (a missing holdout included), 3 on an internal error.
     """
-    from synth.pipeline import audit as run
+    with _guarded("audit"):
+        if config is not None:
+            from synth.config import load_config
 
-    with _user_errors():
+            load_config(config, require_data=False)  # config mistakes surface before the heavy imports below
+        from synth.pipeline import audit as run
+
         result = _with_status(
             lambda say: run(
                 real=real, synthetic=synthetic, holdout=holdout, config=config, target=target,
@@ -203,14 +290,15 @@ def audit(
                 output_dir=output_dir, progress=say,
             )
         )
-    raise typer.Exit(_print_verdict(result, output_dir))
+        code = _print_verdict(result, Path(output_dir))
+    raise typer.Exit(code)
 
 
 @app.command()
 def report(
     result_json: Annotated[list[Path], typer.Argument(
         help="A result.json written by synth; give two to compare the runs side by side.", show_default=False)],
-    output: Annotated[Path | None, typer.Option(
+    output: Annotated[str | None, typer.Option(
         "--out", help="HTML file (default: report.html beside the result; compare.html here for two).")] = None,
     audience: Annotated[str, typer.Option(
         "--audience", help="steward: everything, including per-record results (the default). public: aggregates "
@@ -222,50 +310,50 @@ def report(
     and a Gaussian copula on the same split) side by side, metric by metric: which is
     better, and whether the intervals overlap.
     """
-    from synth.reports import AUDIENCES, write_compare, write_report
+    with _guarded("report"):
+        from synth.outputs import check_output_file
+        from synth.reports import AUDIENCES, write_compare, write_report
 
-    with _user_errors():
         if audience not in AUDIENCES:
             raise SynthUserError(f"--audience {audience!r} is not known: use steward or public.")
         if len(result_json) > 2:
             raise SynthUserError(f"Give one result.json to render or two to compare; got {len(result_json)}.")
+        for path in result_json:
+            if not path.exists():
+                raise SynthUserError(f"'{path}' does not exist. Pass the result.json of a synth run.")
+        default = Path("compare.html") if len(result_json) == 2 else result_json[0].with_name("report.html")
+        target = check_output_file(output if output is not None else default, "--out", inputs=result_json)
         results = [_read_result(p) for p in result_json]
         if len(results) == 2:
             if audience != "steward":
                 raise SynthUserError("--audience applies to a single report; a comparison shows aggregates only.")
-            target = output or Path("compare.html")
             write_compare(results[0], results[1], target, labels=(str(result_json[0]), str(result_json[1])))
         else:
-            target = output or result_json[0].with_name("report.html")
             write_report(results[0], target, audience=audience)  # type: ignore[arg-type]
-    out.print(f"{'comparison' if len(results) == 2 else 'report'} written to [bold]{_display_path(target)}[/]",
-              soft_wrap=True)
+    out.print(Text.assemble(f"{'comparison' if len(results) == 2 else 'report'} written to ",
+                            (_display_path(target), "bold")), soft_wrap=True)
 
 
 def _read_result(path: Path) -> dict[str, Any]:
-    """A result.json as a dict; :class:`SynthUserError` naming the file when it is not one."""
-    if not path.is_file():
-        raise SynthUserError(f"'{path}' does not exist. Pass the result.json of a synth run.")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SynthUserError(f"'{path}' is not valid JSON ({exc}). Pass the result.json of a synth run.") from None
-    if not isinstance(data, dict) or data.get("schema_version") != 1 or "sections" not in data:
-        raise SynthUserError(
-            f"'{path}' is not a synth result (expected schema_version 1 with 'sections'). "
-            "Pass the result.json that `synth generate` or `synth audit` wrote."
-        )
-    return data
+    """A result.json as a dict, checked (:func:`synth.result.load_result_json`) before anything renders it."""
+    from synth.result import load_result_json
+
+    return load_result_json(path)
 
 
 @datasets_app.command("list")
 def datasets_list() -> None:
     """List the built-in real datasets (use them as data.source: builtin:NAME)."""
+    with _guarded("datasets list"):
+        _datasets_table()
+
+
+def _datasets_table() -> None:
     from synth.data.datasets import list_datasets
 
     _show_table(None, ("source", "rows", "columns", "target", "sensitive", "title"), [
-        [f"builtin:{d.name}", str(d.rows if d.rows is not None else "—"), str(d.columns), d.target or "—",
-         ", ".join(d.sensitive) or "—", d.title]
+        [escape(cell) for cell in (f"builtin:{d.name}", str(d.rows if d.rows is not None else "—"), str(d.columns),
+                                   d.target or "—", ", ".join(d.sensitive) or "—", d.title)]
         for d in list_datasets()
     ])
 
@@ -275,14 +363,15 @@ def generators_list() -> None:
     """List generator plugins with their parameters and defaults."""
     from synth.registry import generator_class, generator_names
 
-    with _closed_pipe_is_fine():
+    with _guarded("generators list"), _closed_pipe_is_fine():
         for name in generator_names():
             cls = generator_class(name)
-            out.print(f"[bold]{name}[/]  {cls.description}", soft_wrap=True)
+            out.print(f"[bold]{escape(name)}[/]  {escape(str(cls.description))}", soft_wrap=True)
             for pname, field in cls.Params.model_fields.items():
                 # a default_factory leaves field.default as PydanticUndefined: ask pydantic for the value
                 default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
-                out.print(f"    {pname} = {default}  {field.description or ''}", highlight=False, soft_wrap=True)
+                out.print(Text(f"    {pname} = {default}  {field.description or ''}"), highlight=False,
+                          soft_wrap=True)
 
 
 @audits_app.command("list")
@@ -291,13 +380,13 @@ def audits_list() -> None:
     from synth.audits.runner import audit_parameters
     from synth.registry import audit_class, audit_names
 
-    with _closed_pipe_is_fine():
+    with _guarded("audits list"), _closed_pipe_is_fine():
         for name in audit_names():
             cls = audit_class(name)
-            out.print(f"[bold]{name}[/] ({cls.family})  {cls.title}", soft_wrap=True)
+            out.print(f"[bold]{escape(name)}[/] ({escape(str(cls.family))})  {escape(str(cls.title))}", soft_wrap=True)
             params = ", ".join(f"{k}={v!r}" for k, v in audit_parameters(cls).items())
-            out.print(f"    parameters: {params or '(none)'}", highlight=False, soft_wrap=True)
-            out.print(f"    metrics: {', '.join(cls.provides) or '(none)'}", highlight=False, soft_wrap=True)
+            out.print(Text(f"    parameters: {params or '(none)'}"), highlight=False, soft_wrap=True)
+            out.print(Text(f"    metrics: {', '.join(cls.provides) or '(none)'}"), highlight=False, soft_wrap=True)
 
 
 @config_app.command("schema")
@@ -305,7 +394,7 @@ def config_schema() -> None:
     """Print the JSON Schema of the run config."""
     from synth.config import config_json_schema
 
-    with _closed_pipe_is_fine():
+    with _guarded("config schema"), _closed_pipe_is_fine():
         print(json.dumps(config_json_schema(), indent=2))
         sys.stdout.flush()
 
@@ -313,15 +402,17 @@ def config_schema() -> None:
 @data_app.command("mimic-iv")
 def data_mimic_iv(
     root: Annotated[Path, typer.Option("--root", help="MIMIC-IV folder with hosp/ and icu/ (csv.gz as shipped).")],
-    out_path: Annotated[Path, typer.Option("--out", help="Cohort Parquet file to write.")],
+    out_path: Annotated[str, typer.Option("--out", help="Cohort Parquet file to write.")],
 ) -> None:
     """Extract one row per ICU stay (demographics, first-24h vitals and labs, outcomes) with DuckDB."""
-    from synth.data.mimic_iv import extract_mimic_iv_cohort
+    with _guarded("data mimic-iv"):
+        from synth.data.mimic_iv import extract_mimic_iv_cohort
+        from synth.outputs import check_output_file
 
-    with _user_errors():
-        cohort = _with_status(lambda say: (say("extracting the MIMIC-IV cohort"), extract_mimic_iv_cohort(root, out_path))[1])
-    out.print(f"{len(cohort)} ICU stays x {cohort.shape[1]} columns written to [bold]{_display_path(out_path)}[/]",
-              soft_wrap=True)
+        target = check_output_file(out_path, "--out")
+        cohort = _with_status(lambda say: (say("extracting the MIMIC-IV cohort"), extract_mimic_iv_cohort(root, target))[1])
+    out.print(Text.assemble(f"{len(cohort)} ICU stays x {cohort.shape[1]} columns written to ",
+                            (_display_path(target), "bold")), soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

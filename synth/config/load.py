@@ -9,11 +9,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from synth.config.model import RunConfig
+from synth.config.strict_yaml import read_yaml
 from synth.errors import ConfigError, did_you_mean
+
+# `synth audit` takes its data from --real/--synthetic/--holdout: its config may omit `data:`.
+AUDIT_DATA_SOURCE = "<--real>"
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -77,16 +80,24 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
         elif err["type"] == "missing":
             problems.append(f"{source}: required key '{key}' is missing.")
         else:
-            problems.append(f"{source}: key '{key}': {err['msg']} (got {err.get('input')!r}).")
+            got = repr(err.get("input"))
+            got = got if len(got) <= 80 else got[:77] + "..."
+            problems.append(f"{source}: key '{key}': {err['msg']} (got {got}).")
     # Unknown keys first: they are the most common mistake and explain the rest.
     problems.sort(key=lambda p: "unknown key" not in p)
     return " ".join(problems)
 
 
-def parse_config(raw: Any, source: str = "<config>") -> RunConfig:
-    """Validate an already-parsed YAML/dict tree into a RunConfig (env vars interpolated)."""
+def parse_config(raw: Any, source: str = "<config>", *, require_data: bool = True) -> RunConfig:
+    """Validate an already-parsed YAML/dict tree into a RunConfig (env vars interpolated).
+
+    With ``require_data=False`` (``synth audit``, whose data come from the command line)
+    a config without a ``data`` section is valid.
+    """
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the config must be a mapping of sections (data, generator, ...), got {type(raw).__name__}.")
+    if not require_data and raw.get("data") is None:
+        raw = {**raw, "data": {"source": AUDIT_DATA_SOURCE}}
     raw = interpolate_env(raw, "", source)
     try:
         return RunConfig.model_validate(raw)
@@ -94,21 +105,15 @@ def parse_config(raw: Any, source: str = "<config>") -> RunConfig:
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read and validate the YAML config at ``path``."""
+def load_config(path: str | Path, *, require_data: bool = True) -> RunConfig:
+    """Read and validate the YAML config at ``path`` (see :func:`parse_config` for ``require_data``)."""
     path = Path(path)
-    if not path.is_file():
+    if not str(path).strip():
+        raise ConfigError("The config path is empty. Pass the path of a YAML run config with --config.")
+    if not path.exists():
         hint = did_you_mean(path.name, [p.name for p in path.parent.glob("*.y*ml")]) if path.parent.is_dir() else ""
         raise ConfigError(f"Config file '{path}' does not exist." + hint + " Pass the path of a YAML run config with --config.")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', exc)}. Fix the syntax and run again.") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a UTF-8 text file; a config is a YAML text file.") from None
-    return parse_config(raw, str(path))
+    return parse_config(read_yaml(path), str(path), require_data=require_data)
 
 
 def config_hash(config: RunConfig) -> str:

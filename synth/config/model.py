@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from synth.disclosure import DEFAULT_RARE_K
 from synth.schema import ColumnKind, Role
+
+SEED_LIMIT = 2**32  # numpy and torch accept seeds in [0, 2**32)
+MAX_SAMPLE_ROWS = 10_000_000  # a larger synthetic table rarely fits in memory next to the models
 
 
 class StrictModel(BaseModel):
@@ -28,12 +32,18 @@ class ColumnOverride(StrictModel):
     categories: list[Any] | None = Field(None, description="the allowed levels of a categorical column")
     roles: list[Role] | None = Field(None, description="target, sensitive, quasi_identifier, identifier")
 
+    @model_validator(mode="after")
+    def _min_below_max(self) -> ColumnOverride:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is greater than max ({self.max:g}); swap them or drop one")
+        return self
+
 
 class SplitConfig(StrictModel):
     """How the real table is split; the holdout is never shown to the generator."""
 
     holdout_fraction: float = Field(0.25, gt=0, le=0.9, description="share of real rows held out for the audit")
-    seed: int | None = Field(None, description="split seed (default: the run seed)")
+    seed: int | None = Field(None, ge=0, lt=SEED_LIMIT, description="split seed (default: the run seed)")
     stratify: bool = Field(True, description="stratify by a categorical target (not with data.group)")
 
 
@@ -53,6 +63,11 @@ class DataConfig(StrictModel):
         "keeps a person's rows on one side and the privacy audits judge leaks per person",
     )
     split: SplitConfig = Field(default_factory=SplitConfig)
+    infinite: Literal["error", "missing"] = Field(
+        "error",
+        description="what an infinite number (inf, -inf, or one too large for a float) in the data is: "
+        "an error naming the column (default), or a missing value",
+    )
 
 
 class GeneratorConfig(StrictModel):
@@ -61,12 +76,14 @@ class GeneratorConfig(StrictModel):
 
 
 class ConditionConfig(StrictModel):
-    rows: int = Field(gt=0, description="rows to sample under this condition")
+    rows: int = Field(gt=0, le=MAX_SAMPLE_ROWS, description="rows to sample under this condition")
     values: dict[str, Any] = Field(description="column -> fixed value")
 
 
 class SampleConfig(StrictModel):
-    rows: int | None = Field(None, gt=0, description="synthetic rows (default: as many as training rows)")
+    rows: int | None = Field(
+        None, gt=0, le=MAX_SAMPLE_ROWS, description="synthetic rows (default: as many as training rows)"
+    )
     conditions: list[ConditionConfig] = Field(default_factory=list)
 
 
@@ -76,6 +93,11 @@ class AuditConfig(StrictModel):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="audit name -> parameters")
     include_real_records: bool = Field(
         False, description="allow raw real records in the report (off: the report shows aggregates only)"
+    )
+    rare_level_k: int = Field(
+        DEFAULT_RARE_K, ge=1, le=1_000_000,
+        description="a category level held by fewer real records than this is rare: never named in result.json, "
+        "report.html or manifest.json (tables and figures pool rare levels into 'other (rare)'); 1 names every level",
     )
 
 
@@ -101,7 +123,7 @@ class RunConfig(StrictModel):
 
     version: Literal[1] = 1
     name: str = "synth-run"
-    seed: int = Field(0, description="seed for split, generator and audits")
+    seed: int = Field(0, ge=0, lt=SEED_LIMIT, description="seed for split, generator and audits (0 to 2**32 - 1)")
     data: DataConfig
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig)
     sample: SampleConfig = Field(default_factory=SampleConfig)

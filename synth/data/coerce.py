@@ -98,13 +98,107 @@ def parse_datetimes(values: pd.Series) -> pd.Series:
     return parsed.dt.tz_localize(None).astype("datetime64[ns]")
 
 
+def infinite_values(df: pd.DataFrame, *, policy: str, source: str) -> pd.DataFrame:
+    """Refuse (``policy="error"``) or blank (``policy="missing"``) infinite numbers in ``df``.
+
+    An infinite value (``inf``, ``-inf``, or a number such as ``1e999`` that a CSV reader
+    turns into one) cannot be modelled: generators fitted on it produce columns of NaN.
+    With ``"error"`` a :class:`DataError` names the column(s) and the config key that
+    turns them into missing values; with ``"missing"`` they become NaN (returns a copy).
+    """
+    bad = {}
+    for name in df.columns:
+        col = df[name]
+        if ptypes.is_float_dtype(col.dtype):
+            n = int(np.isinf(col.to_numpy(dtype="float64", na_value=np.nan)).sum())
+        elif col.dtype == object:
+            n = sum(1 for v in col.to_numpy() if isinstance(v, (float, np.floating)) and np.isinf(v))
+        else:
+            n = 0
+        if n:
+            bad[name] = n
+    if not bad:
+        return df
+    if policy == "missing":
+        out = df.copy()
+        for name in bad:
+            out[name] = out[name].where(~out[name].isin([np.inf, -np.inf]), np.nan)
+        return out
+    listed = ", ".join(f"'{c}' ({n} value{'s' if n > 1 else ''})" for c, n in bad.items())
+    raise DataError(
+        f"Table from {source} has infinite numbers in {listed}: inf, -inf or a number too large for a float "
+        "(e.g. 1e999). Fix those values, or set data.infinite: missing in the config to treat them as missing."
+    )
+
+
+def clip_to_bounds(df: pd.DataFrame, bounds: dict[str, tuple[float | None, float | None]]) -> pd.DataFrame:
+    """Clip each column named in ``bounds`` (name -> (min, max), None = open) into its bounds.
+
+    For the bounds a config declares (``data.columns.NAME.min/max``): the synthetic data
+    never leaves them. Numeric and integer columns are clipped in their units, datetime
+    columns in nanoseconds since the epoch. Returns a copy; other columns are unchanged.
+    """
+    out = df.copy()
+    for name, (low, high) in bounds.items():
+        if name not in out.columns:
+            continue
+        col = out[name]
+        if ptypes.is_datetime64_any_dtype(col.dtype):
+            lo = pd.Timestamp(int(low)) if low is not None else None
+            hi = pd.Timestamp(int(high)) if high is not None else None
+            out[name] = col.clip(lower=lo, upper=hi)
+        elif ptypes.is_numeric_dtype(col.dtype) and not ptypes.is_bool_dtype(col.dtype):
+            if ptypes.is_integer_dtype(col.dtype):
+                # an integer column stays whole: a fractional bound rounds inward
+                low = None if low is None else float(np.ceil(low))
+                high = None if high is None else float(np.floor(high))
+            out[name] = col.clip(lower=low, upper=high)
+    return out
+
+
+def check_bounds(df: pd.DataFrame, schema: Schema, *, source: str) -> None:
+    """Raise :class:`DataError` when a numeric, integer or datetime column leaves its schema bounds.
+
+    Bounds a config declares (``min``/``max``) describe the column's valid range; real
+    values outside them are a contradiction to resolve (fix the data or widen the bound),
+    not something to drop or clip silently.
+    """
+    for spec in schema.columns:
+        if not spec.is_numeric or spec.name not in df.columns or (spec.minimum is None and spec.maximum is None):
+            continue
+        present = df[spec.name].dropna()
+        if spec.kind == ColumnKind.DATETIME:
+            numbers = present.astype("int64").astype("float64")  # the schema keeps datetime bounds in ns
+        else:
+            numbers = pd.to_numeric(present, errors="coerce").astype("float64")
+        for bound, outside, word in (
+            (spec.minimum, lambda b: numbers < b, "below the min"),
+            (spec.maximum, lambda b: numbers > b, "above the max"),
+        ):
+            if bound is None:
+                continue
+            n = int(outside(bound).sum())
+            if n:
+                raise DataError(
+                    f"Column '{spec.name}' in {source} has {n} value(s) {word} {_bound_text(spec, bound)} set in "
+                    f"data.columns.{spec.name}. Widen the bound or fix those values; synth does not clip or drop "
+                    "real data silently."
+                )
+
+
+def _bound_text(spec: ColumnSpec, bound: float) -> str:
+    if spec.kind == ColumnKind.DATETIME:
+        return pd.Timestamp(int(bound)).isoformat()
+    return f"{bound:g}"
+
+
 def validate_for_run(df: pd.DataFrame, schema: Schema, *, source: str) -> None:
     """Raise :class:`DataError` when ``df`` cannot feed a generate-and-audit run.
 
     Checks: the table has rows and columns; at least :data:`MIN_ROWS` rows; no modelled
     column is empty (every value missing: a generator cannot learn it and the audits
     cannot compare it); the target and every sensitive column exist and hold at least two
-    distinct non-missing values.
+    distinct non-missing values; no value lies outside its column's bounds (:func:`check_bounds`).
     """
     if df.shape[0] == 0 or df.shape[1] == 0:
         raise DataError(f"Table from {source} is empty ({df.shape[0]} rows, {df.shape[1]} columns): give a table with data.")
@@ -136,6 +230,7 @@ def validate_for_run(df: pd.DataFrame, schema: Schema, *, source: str) -> None:
             "cannot learn them and the audits cannot compare them. Drop them from the table, or list them under "
             "data.identifiers in the config to leave them out of the run."
         )
+    check_bounds(df, schema, source=source)
 
 
 # -- per-kind conversions ----------------------------------------------------

@@ -26,7 +26,12 @@ Rules, applied to each column's non-missing values in this order:
 6. **text**: strings of which at least half are distinct, with more than 20 distinct
    values and a median length of at least 20 characters (free-text notes). Text is kept
    but never modelled by tabular generators.
-7. **categorical**: any other strings or mixed values.
+7. **id (near-unique)**: other strings or mixed values of which at least half are
+   distinct, with more than 20 distinct values, whatever the column's name (names,
+   addresses, free-form codes): a generator would copy such values verbatim, so they
+   are treated as identifiers and never modelled. Override the kind (``categorical``)
+   to model such a column on purpose.
+8. **categorical**: any other strings or mixed values.
 
 An all-missing column keeps the kind its dtype implies (float -> numeric without bounds,
 object -> categorical with no categories, datetime -> datetime) and is ``nullable``: it
@@ -65,6 +70,7 @@ DATETIME_SHARE = 0.95  # share of values that must parse as dates
 ID_DISTINCT_SHARE = 0.5  # an id-named column is an id when at least this share is distinct
 TEXT_DISTINCT_SHARE = 0.5
 TEXT_MIN_MEDIAN_LENGTH = 20
+NEAR_UNIQUE_SHARE = 0.5  # a label column with at least this share distinct (and > 20 levels) is an identifier
 
 OVERRIDE_KEYS = ("kind", "nullable", "min", "max", "categories", "roles")
 
@@ -138,6 +144,25 @@ def infer_schema(
     return schema
 
 
+def facts_from_rows(
+    schema: Schema, rows: pd.DataFrame, overrides: Mapping[str, Mapping[str, Any]] | None = None, *, source: str = "data"
+) -> Schema:
+    """``schema`` with its facts (nullable, bounds, categories) recomputed from ``rows`` only.
+
+    Kinds and roles stay as they are; explicit ``overrides`` win again. The pipeline infers
+    kinds on the whole table (the split needs them) and then the facts on the training rows,
+    so nothing in the schema comes from a holdout record. ``rows`` must hold every column
+    of ``schema`` in its canonical dtype (:func:`~synth.data.coerce.coerce_to_schema`).
+    """
+    overrides = dict(overrides or {})
+    specs = []
+    for spec in schema.columns:
+        fresh = describe_column(rows[spec.name], spec.name, spec.kind, source=source)
+        fresh = _apply_override(fresh, _check_override(spec.name, overrides.get(spec.name), source), source)
+        specs.append(replace(fresh, roles=spec.roles))
+    return Schema(tuple(specs))
+
+
 def infer_kind(values: pd.Series, name: str) -> ColumnKind:
     """The kind of one column by the module's rules (no overrides)."""
     dtype = values.dtype
@@ -161,7 +186,13 @@ def infer_kind(values: pd.Series, name: str) -> ColumnKind:
         return _string_kind(present.astype(str), name)
     if all(isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "isoformat") for v in sample):
         return ColumnKind.DATETIME
-    return ColumnKind.CATEGORICAL
+    return ColumnKind.ID if is_near_unique(present.astype(str)) else ColumnKind.CATEGORICAL
+
+
+def is_near_unique(present: pd.Series) -> bool:
+    """Rule 7: more than 20 distinct labels, at least half of the non-missing values distinct."""
+    n_distinct = present.nunique()
+    return n_distinct > MAX_CODE_LEVELS and n_distinct >= NEAR_UNIQUE_SHARE * len(present)
 
 
 def looks_like_id(name: str) -> bool:
@@ -256,7 +287,7 @@ def _string_kind(present: pd.Series, name: str) -> ColumnKind:
         and present.str.len().median() >= TEXT_MIN_MEDIAN_LENGTH
     ):
         return ColumnKind.TEXT
-    return ColumnKind.CATEGORICAL
+    return ColumnKind.ID if is_near_unique(present) else ColumnKind.CATEGORICAL
 
 
 def _looks_like_dates(present: pd.Series, distinct: np.ndarray) -> bool:

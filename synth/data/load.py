@@ -13,7 +13,9 @@ to fix it.
 from __future__ import annotations
 
 import csv
+import decimal
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,6 +40,9 @@ _EXTENSIONS: dict[str, tuple[str, str | None]] = {
 }
 _FORMATS = ("auto", "csv", "parquet")
 _SEP_NAMES = {",": "commas", "\t": "tabs"}
+SNIFF_BYTES = 1 << 20  # what a loader reads to check a file is what its name says, before parsing it
+MAX_FIELD_BYTES = 64 << 20  # one CSV field (a long clinical note fits; a runaway file does not)
+_PARQUET_MAGIC = b"PAR1"
 
 
 def load_table(source: str | Path | pd.DataFrame, *, format: Format = "auto") -> pd.DataFrame:
@@ -73,12 +78,24 @@ def load_table(source: str | Path | pd.DataFrame, *, format: Format = "auto") ->
 
 
 def _check_file(path: Path) -> None:
+    if not str(path).strip():
+        raise DataError("The data path is empty: give the path of a CSV or Parquet file.")
     if path.is_dir():
         raise DataError(
             f"Data path '{path}' is a folder, not a file: give the CSV or Parquet file inside it "
             f"(for MIMIC-IV folders use the MIMIC-IV cohort extraction instead)."
         )
     if path.exists():
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise DataError(f"Data file '{path}' cannot be read: {exc.strerror or exc}.") from None
+        if not stat.S_ISREG(mode):
+            # a FIFO blocks forever and a device such as /dev/zero never ends
+            raise DataError(
+                f"Data path '{path}' is not a regular file (a pipe, device or socket): copy the table into a "
+                "CSV or Parquet file and give that file's path."
+            )
         return
     folder = path.parent
     if not folder.is_dir():
@@ -102,7 +119,33 @@ def _resolve_format(path: Path, format: Format) -> tuple[str, str | None]:
     return "parquet", None
 
 
+def _sniff_text(path: Path) -> None:
+    """Refuse a ".csv" that is binary or has no line break in its first :data:`SNIFF_BYTES`."""
+    try:
+        if path.name.lower().endswith(".gz"):
+            import gzip
+
+            with gzip.open(path, "rb") as handle:
+                head = handle.read(SNIFF_BYTES)
+        else:
+            with open(path, "rb") as handle:
+                head = handle.read(SNIFF_BYTES)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"CSV file '{path}' cannot be read: {exc}. Check that the file is a (gzip-compressed) CSV.") from None
+    if b"\x00" in head:
+        raise DataError(
+            f"CSV file '{path}' holds binary data (NUL bytes in its first {len(head):,} bytes), not text. If it is "
+            "another format (e.g. Parquet), give it the matching extension."
+        )
+    if len(head) == SNIFF_BYTES and b"\n" not in head and b"\r" not in head:
+        raise DataError(
+            f"CSV file '{path}' has no line break in its first {SNIFF_BYTES:,} bytes: it is not a table with a "
+            "header line. Check that this is the file you meant."
+        )
+
+
 def _read_csv(path: Path, sep: str) -> pd.DataFrame:
+    _sniff_text(path)
     _scan_csv(path, sep)
     try:
         return pd.read_csv(path, sep=sep, on_bad_lines="error", low_memory=False, encoding="utf-8")
@@ -123,7 +166,7 @@ def _scan_csv(path: Path, sep: str) -> None:
     limit = csv.field_size_limit()
     try:
         # free-text fields (clinical notes) can exceed the csv module's 128 KiB default
-        csv.field_size_limit(2**31 - 1)
+        csv.field_size_limit(MAX_FIELD_BYTES)
         with _open_text(path) as handle:
             reader = csv.reader(handle, delimiter=sep)
             header: list[str] | None = None
@@ -143,7 +186,10 @@ def _scan_csv(path: Path, sep: str) -> None:
     except UnicodeDecodeError as exc:
         raise DataError(_not_utf8(path, exc)) from None
     except csv.Error as exc:
-        raise DataError(f"CSV file '{path}' cannot be parsed: {exc}. Check its quoting near that line.") from None
+        raise DataError(
+            f"CSV file '{path}' cannot be parsed: {exc} (a field over {MAX_FIELD_BYTES >> 20} MiB usually means an "
+            "unclosed quote). Check its quoting near that line."
+        ) from None
     except (OSError, EOFError) as exc:  # e.g. a .csv.gz that is not gzip
         raise DataError(f"CSV file '{path}' cannot be read: {exc}. Check that the file is a (gzip-compressed) CSV.") from None
     finally:
@@ -209,15 +255,80 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    not_parquet = (
+        f"Parquet file '{path}' cannot be read: {{}}. Check that it really is a Parquet file "
+        "(a CSV needs a .csv extension or format='csv') and that it was written completely."
+    )
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(len(_PARQUET_MAGIC))
+    except OSError as exc:
+        raise DataError(not_parquet.format(exc.strerror or exc)) from None
+    if magic != _PARQUET_MAGIC:
+        raise DataError(not_parquet.format("it does not start with the Parquet magic bytes 'PAR1'"))
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise DataError(
-            f"Parquet file '{path}' cannot be read: {exc}. Check that it really is a Parquet file "
-            "(a CSV needs a .csv extension or format='csv') and that it was written completely."
-        ) from None
+        raise DataError(not_parquet.format(exc)) from None
     _check_duplicates(path, table.column_names)
-    return table.to_pandas()
+    return _plain_arrow(table, path).to_pandas()
+
+
+def _plain_arrow(table, path: Path):
+    """Decimal columns as float64; nested (list, struct, map) and binary columns refused by name."""
+    import pyarrow as pa
+    import pyarrow.types as pat
+
+    for i, field in enumerate(table.schema):
+        t = field.type
+        if pat.is_dictionary(t):
+            t = t.value_type
+        if pat.is_decimal(t):
+            try:
+                table = table.set_column(i, field.name, table.column(i).cast(pa.float64()))
+            except pa.ArrowException as exc:
+                raise DataError(f"Parquet file '{path}': decimal column '{field.name}' cannot be read as numbers: "
+                                f"{exc}.") from None
+        elif pat.is_nested(t):
+            raise DataError(
+                f"Parquet file '{path}': column '{field.name}' holds nested values ({t}); a table cell must be one "
+                "number, label, date or text. Flatten or drop that column and save the file again."
+            )
+        elif pat.is_binary(t) or pat.is_large_binary(t) or pat.is_fixed_size_binary(t):
+            raise DataError(
+                f"Parquet file '{path}': column '{field.name}' holds raw bytes ({t}), which synth cannot model. "
+                "Decode it to text or drop that column and save the file again."
+            )
+    return table
+
+
+def _plain_cells(frame: pd.DataFrame, where: str) -> pd.DataFrame:
+    """Decimal cells as floats; lists, dicts, sets, arrays and bytes refused naming the column.
+
+    ``frame`` is the loader's own copy, so Decimal columns are converted in place.
+    """
+    import numpy as np
+
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype != object:
+            continue
+        kinds = {type(v) for v in col.dropna().to_numpy()}
+        nested = [k for k in kinds if issubclass(k, (list, tuple, dict, set, frozenset, np.ndarray))]
+        if nested:
+            raise DataError(
+                f"Table '{where}': column '{name}' holds {nested[0].__name__} values; a table cell must be one "
+                "number, label, date or text. Flatten or drop that column."
+            )
+        if any(issubclass(k, (bytes, bytearray, memoryview)) for k in kinds):
+            raise DataError(
+                f"Table '{where}': column '{name}' holds raw bytes, which synth cannot model. Decode it to text or "
+                "drop that column."
+            )
+        if decimal.Decimal in kinds:
+            converted = col.map(lambda v: float(v) if isinstance(v, decimal.Decimal) else v)
+            frame[name] = converted.astype("float64") if kinds <= {decimal.Decimal, float} else converted
+    return frame
 
 
 def _finish(frame: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -225,6 +336,7 @@ def _finish(frame: pd.DataFrame, where: str) -> pd.DataFrame:
         frame = frame.reset_index()
     _check_duplicates(where, frame.columns)
     frame.columns = [str(c) for c in frame.columns]
+    frame = _plain_cells(frame, where)
     if frame.shape[1] == 0:
         raise DataError(f"Table '{where}' has no columns: check that the file holds the table you meant.")
     if frame.shape[0] == 0:

@@ -183,16 +183,33 @@ def extract_mimic_iv_cohort(root: Path, out: Path | None = None) -> pd.DataFrame
     try:
         con.execute("SET preserve_insertion_order = false")  # lets DuckDB stream large scans
         for table, path in files.items():
-            _check_columns(con, table, path)
+            try:
+                _check_columns(con, table, path)
+                empty = con.execute(f"SELECT 1 FROM {_reader(path)} LIMIT 1").fetchone() is None
+            except duckdb.Error as exc:
+                raise DataError(
+                    f"DuckDB could not read the MIMIC-IV file '{path}': {_duckdb_summary(exc)}. Check that it is a "
+                    "complete MIMIC-IV CSV export (re-download it if it was truncated)."
+                ) from None
+            if empty:
+                raise DataError(
+                    f"MIMIC-IV file '{path}' has a header but no rows: the cohort would be empty or miss its "
+                    f"{table}. Check that the file is complete (re-download it if it was truncated)."
+                )
             con.execute(f"CREATE VIEW {table} AS SELECT * FROM {_reader(path)}")
         frame = con.execute(_cohort_sql()).df()
     except duckdb.Error as exc:
         raise DataError(
-            f"DuckDB could not read the MIMIC-IV tables under '{root}': {exc}. Check that the files are "
-            "complete MIMIC-IV CSV exports (re-download any truncated file)."
+            f"DuckDB could not read the MIMIC-IV tables under '{root}': {_duckdb_summary(exc)}. Check that the "
+            "files are complete MIMIC-IV CSV exports (re-download any truncated file)."
         ) from None
     finally:
         con.close()
+    if frame.empty:
+        raise DataError(
+            f"The MIMIC-IV tables under '{root}' give no ICU stay: no stay in icu/icustays matches an admission "
+            "and a patient. Check that hosp/ and icu/ come from the same MIMIC-IV release."
+        )
     frame = _canonical_dtypes(frame)
     if out is not None:
         write_with(Path(out), lambda tmp: frame.to_parquet(tmp, index=False))
@@ -226,6 +243,16 @@ def _locate_tables(root: Path) -> dict[str, Path]:
             )
         found[table] = path
     return found
+
+
+def _duckdb_summary(exc: Exception) -> str:
+    """DuckDB's message cut to its first line (and the CSV line it names): its full text is a page of hints."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    summary = lines[0][:300].rstrip(".")
+    where = next((line for line in lines[1:] if line.startswith(("CSV Error on Line", "Original Line"))), None)
+    return summary + (f" ({where[:200]})" if where else "")
 
 
 def _reader(path: Path) -> str:

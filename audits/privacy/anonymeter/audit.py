@@ -25,8 +25,9 @@ The frames are first made safe for anonymeter (:mod:`synth.audits.privacy.anonym
 safe column names, plain dtypes, coded categories). What anonymeter warns about (the
 attack no better than its random baseline, fewer singling-out queries than asked for, a
 control attack at 100 %) is reported in the notes, not swallowed. Runs are seeded from
-``inputs.seed``; the one draw anonymeter does not let us seed is the linkability baseline
-(``np.random.default_rng()``), which enters only the baseline rate, never the risk.
+``inputs.seed``; the two draws anonymeter does not let us seed (the order of univariate
+singling-out queries, the linkability baseline) are pinned to it by
+:mod:`synth.audits.privacy.anonymeter.determinism`, so a seed gives the same result in every run.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from anonymeter.stats.confidence import EvaluationResults, PrivacyRisk
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock, ThreatModel
 from synth.audits.param_checks import check_int
+from synth.audits.privacy.anonymeter.determinism import anonymeter_deterministic
 from synth.audits.privacy.anonymeter.frames import AnonymeterFrames, prepare_frames
 from synth.audits.privacy.anonymeter.inference import inference_risk
 from synth.errors import ConfigError, did_you_mean
@@ -294,7 +296,7 @@ def _singling_out(frames: AnonymeterFrames, n_attacks: int, p: dict[str, Any], s
     ori, control = _equal_size(frames.ori, frames.control, seed)
     outcomes = []
     for mode in ("univariate", "multivariate"):
-        with _anonymeter_messages() as messages:
+        with _anonymeter_messages() as messages, anonymeter_deterministic(seed):
             evaluator = SinglingOutEvaluator(
                 ori=ori, syn=frames.syn, control=control, n_attacks=n_attacks,
                 n_cols=n_cols, max_attempts=p["singling_out_max_attempts"], seed=seed,
@@ -338,7 +340,7 @@ def _linkability(
     frames: AnonymeterFrames, cols: tuple[list[str], list[str]], n_attacks: int, seed: int, n_jobs: int, level: float
 ) -> _Outcome:
     safe = ([frames.safe(c) for c in cols[0]], [frames.safe(c) for c in cols[1]])
-    with _anonymeter_messages() as messages, _numpy_global_seed(seed):
+    with _anonymeter_messages() as messages, _numpy_global_seed(seed), anonymeter_deterministic(seed):
         evaluator = LinkabilityEvaluator(
             ori=frames.ori, syn=frames.syn, control=frames.control, aux_cols=safe, n_attacks=n_attacks, n_neighbors=1
         ).evaluate(n_jobs=n_jobs)
