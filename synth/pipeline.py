@@ -179,7 +179,7 @@ def generate(
     gen_cls.validate_params(cfg.generator.params)
     audits, gates = _plan_audits(cfg.audit, cfg.gates, label)
     source = resolve_source(cfg.data.source, base_dir) if data is None else None
-    inputs = _input_files(config if not isinstance(config, (Mapping, RunConfig)) else None, source)
+    inputs = _input_files(source, config if not isinstance(config, (Mapping, RunConfig)) else None)
 
     with StagedOutputs(out_dir, inputs=inputs, what=out_what) as staged:
         if staged.cleaned:

@@ -30,7 +30,9 @@ intersection (one combined column named ``"a|b"`` whose groups read ``"F|black"`
 Small subgroups: a group with fewer than ``min_group_rows`` holdout rows is reported but
 left out of the parity and odds differences; for bias amplification a group needs that
 many rows in both the real training and the synthetic data. Tables hold per-group
-aggregates only (counts, shares, rates), never records.
+aggregates only (counts, shares, rates), never records; groups held by fewer than
+``inputs.rare_level_k`` training rows are pooled into one "other (rare)" group and never
+named (the k-rule of :mod:`synth.disclosure`).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ from synth.audits.utility.downstream_models import (
     predict_scores,
     resamples,
 )
+from synth.disclosure import RARE_LABEL, nameable
 from synth.errors import ConfigError
 from synth.schema import ColumnSpec, Schema
 from synth.stats.intervals import percentile_interval
@@ -159,7 +162,8 @@ class FairnessAudit(Audit):
 
         section = AuditSection(audit=self.name, family=self.family, title=self.title)
         notes = section.notes
-        attributes = _attributes(schema, sensitive, inputs.train, inputs.synthetic, inputs.holdout)
+        attributes = _attributes(schema, sensitive, inputs.train, inputs.synthetic, inputs.holdout,
+                                 inputs.rare_level_k)
         for a in attributes:
             if a.binned:
                 notes.append(f"'{a.name}' is numeric: its subgroups are the quartiles of the real training data.")
@@ -517,21 +521,38 @@ class _Attribute:
 
 
 def _attributes(schema: Schema, sensitive: list[str], train: pd.DataFrame, synthetic: pd.DataFrame,
-                holdout: pd.DataFrame) -> list[_Attribute]:
-    """One :class:`_Attribute` per sensitive column, plus their intersection when there are two or more."""
+                holdout: pd.DataFrame, k: int) -> list[_Attribute]:
+    """One :class:`_Attribute` per sensitive column, plus their intersection when there are two or more.
+
+    Groups held by fewer than ``k`` training rows are pooled into one "other (rare)" group
+    (the k-rule of :mod:`synth.disclosure`), so no table, figure or note names them.
+    """
     out = []
     for name in sensitive:
         spec = schema.column(name)
         edges = _quartile_edges(spec, train[name])
         labels = (_labels(f[name], spec, edges) for f in (train, synthetic, holdout))
-        out.append(_Attribute(name, *labels, binned=edges is not None))
+        out.append(_pool_rare_groups(_Attribute(name, *labels, binned=edges is not None), k))
     if len(out) > 1:
         joined = [np.array(["|".join(parts) for parts in zip(*(getattr(a, part) for a in out))], dtype=object)
                   for part in ("train", "synthetic", "holdout")]
-        out.append(_Attribute("|".join(sensitive), *joined))
+        out.append(_pool_rare_groups(_Attribute("|".join(sensitive), *joined), k))
     for a in out:
         a.groups = sorted(set(a.train) | set(a.synthetic) | set(a.holdout))
     return out
+
+
+def _pool_rare_groups(a: _Attribute, k: int) -> _Attribute:
+    """``a`` with every group of fewer than ``k`` training rows relabelled :data:`RARE_LABEL`."""
+    counts = pd.Series(a.train).value_counts()
+    labels = set(a.train) | set(a.synthetic) | set(a.holdout)
+    rare = {g for g in labels if not nameable(int(counts.get(g, 0)), k)}
+    if not rare:
+        return a
+    for part in ("train", "synthetic", "holdout"):
+        values = getattr(a, part)
+        setattr(a, part, np.array([RARE_LABEL if v in rare else v for v in values], dtype=object))
+    return a
 
 
 def _quartile_edges(spec: ColumnSpec, real: pd.Series) -> np.ndarray | None:

@@ -106,23 +106,30 @@ def infinite_values(df: pd.DataFrame, *, policy: str, source: str) -> pd.DataFra
     With ``"error"`` a :class:`DataError` names the column(s) and the config key that
     turns them into missing values; with ``"missing"`` they become NaN (returns a copy).
     """
-    bad = {}
+    bad: dict[str, int] = {}
+    numbers: dict[str, pd.Series] = {}  # the column as float64, for those with infinite values
     for name in df.columns:
         col = df[name]
         if ptypes.is_float_dtype(col.dtype):
-            n = int(np.isinf(col.to_numpy(dtype="float64", na_value=np.nan)).sum())
+            values = col.astype("float64")
         elif col.dtype == object:
-            n = sum(1 for v in col.to_numpy() if isinstance(v, (float, np.floating)) and np.isinf(v))
+            # a CSV reader keeps a column as text when one value overflows ("1e999"): a column whose
+            # every value reads as a number is numeric, infinite values included
+            values = col.map(_as_float)
+            if (values.isna() & col.notna()).any():
+                continue
+            values = values.astype("float64")
         else:
-            n = 0
+            continue
+        n = int(np.isinf(values.to_numpy()).sum())
         if n:
-            bad[name] = n
+            bad[name], numbers[name] = n, values
     if not bad:
         return df
     if policy == "missing":
         out = df.copy()
-        for name in bad:
-            out[name] = out[name].where(~out[name].isin([np.inf, -np.inf]), np.nan)
+        for name, values in numbers.items():
+            out[name] = values.where(np.isfinite(values), np.nan)
         return out
     listed = ", ".join(f"'{c}' ({n} value{'s' if n > 1 else ''})" for c, n in bad.items())
     raise DataError(
@@ -256,6 +263,16 @@ def _to_float(values: pd.Series, name: str) -> pd.Series:
     if failed.any():
         raise _bad_value(name, values, failed, "numbers")
     return out.astype("float64")
+
+
+def _as_float(v: object) -> float:
+    """``float(v)`` for numbers and numeric text ("1e999" is inf, as Python reads it); NaN otherwise."""
+    if isinstance(v, (bool, np.bool_)) or v is None:
+        return np.nan
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return np.nan
 
 
 def _plain_bool_to_int(v: object) -> object:
