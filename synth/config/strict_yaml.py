@@ -79,8 +79,9 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: not a UTF-8 text file; a config is a YAML text file.") from None
     except OSError as exc:
         raise ConfigError(f"Config file '{path}' cannot be read: {exc.strerror or exc}.") from None
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # its reader already refuses control characters
         node = loader.get_single_node()
         if node is None:
             return None
@@ -94,7 +95,8 @@ def read_yaml(path: Path) -> Any:
     except RecursionError:
         raise ConfigError(f"{path}: the YAML is nested too deeply (over {MAX_DEPTH} levels); a config is flat.") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _check_expansion(root: Node, path: Path) -> None:
