@@ -55,7 +55,7 @@ def test_anonymeter_section_is_identical_across_processes():
 
 
 def test_patches_are_undone_and_seeded():
-    original_group_by = pl.DataFrame.group_by
+    original_group_by, original_unique = pl.DataFrame.group_by, pl.Series.unique
     from anonymeter.evaluators import linkability_evaluator
 
     with anonymeter_deterministic(5):
@@ -63,7 +63,9 @@ def test_patches_are_undone_and_seeded():
         b = linkability_evaluator.np.random.default_rng().integers(0, 10**9, 3)
         frame = pl.DataFrame({"x": ["b", "a", "c", "a"]})
         assert frame.group_by("x").len()["x"].to_list() == ["b", "a", "c"]  # first-appearance order
+        assert frame["x"].unique().to_list() == ["b", "a", "c"]
     with anonymeter_deterministic(5):
         assert (linkability_evaluator.np.random.default_rng().integers(0, 10**9, 3) == a).all()
     assert not (a == b).all()  # each unseeded call its own stream
-    assert pl.DataFrame.group_by is original_group_by and linkability_evaluator.np is np
+    assert pl.DataFrame.group_by is original_group_by and pl.Series.unique is original_unique
+    assert linkability_evaluator.np is np

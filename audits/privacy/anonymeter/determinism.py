@@ -3,21 +3,22 @@
 Two draws inside anonymeter (1.x) do not follow the evaluator's seed, so the same data
 and seed gave different singling-out and linkability details from one process to the next:
 
-1. ``univariate_singling_out_queries`` lists each column's rare values through
-   ``polars.DataFrame.group_by(col)``, whose group order is hash-randomised per
-   process; the seeded shuffle then starts from a different list and keeps different
-   queries.
+1. Singling out lists values in polars' hash order, which is randomised per process:
+   the univariate attack takes each column's rare values from
+   ``polars.DataFrame.group_by(col)``, and the random-guess baseline draws query values
+   from ``polars.Series.unique()``; the seeded draws then pick from differently ordered
+   lists and make different queries.
 2. ``LinkabilityEvaluator`` draws its random-guess baseline links with
    ``np.random.default_rng()``, unseeded.
 
-:func:`anonymeter_deterministic` patches both for the duration of one evaluation, without
-forking anonymeter: ``group_by`` keeps the order of first appearance
-(``maintain_order=True``, polars' own option), and the linkability module's
-``np.random.default_rng`` called without a seed returns generators seeded from the
-given seed, one child seed per call. The patches touch only those two lookups, are undone
-on exit (also on an error), and are process-wide while active, so the evaluations they
-wrap must not run concurrently with other polars ``group_by`` callers in other threads
-(the audit runner runs audits one at a time).
+:func:`anonymeter_deterministic` patches these for the duration of one evaluation,
+without forking anonymeter: ``DataFrame.group_by`` and ``Series.unique`` default to the
+order of first appearance (``maintain_order=True``, polars' own option), and the
+linkability module's ``np.random.default_rng`` called without a seed returns generators
+seeded from the given seed, one child seed per call. The patches are undone on exit
+(also on an error) and are process-wide while active, so the evaluations they wrap must
+not run concurrently with other polars callers in other threads (the audit runner runs
+audits one at a time).
 """
 
 from __future__ import annotations
@@ -68,16 +69,21 @@ class _SeededRandom(ModuleType):
 def anonymeter_deterministic(seed: int) -> Iterator[None]:
     """Within the block, anonymeter's singling-out queries and linkability baseline follow ``seed``."""
     with _LOCK:
-        original_group_by = pl.DataFrame.group_by
+        originals = {cls: getattr(cls, name) for cls, name in _ORDERED}
         original_np = linkability_evaluator.np
-        pl.DataFrame.group_by = functools.partialmethod(_ordered_group_by, original_group_by)  # type: ignore[method-assign]
+        for cls, name in _ORDERED:
+            setattr(cls, name, functools.partialmethod(_in_order, originals[cls]))
         linkability_evaluator.np = _SeededNumpy(seed)  # type: ignore[attr-defined]
         try:
             yield
         finally:
-            pl.DataFrame.group_by = original_group_by  # type: ignore[method-assign]
+            for cls, name in _ORDERED:
+                setattr(cls, name, originals[cls])
             linkability_evaluator.np = original_np  # type: ignore[attr-defined]
 
 
-def _ordered_group_by(self: pl.DataFrame, original: Any, *by: Any, maintain_order: bool = True, **named: Any) -> Any:
-    return original(self, *by, maintain_order=maintain_order, **named)
+_ORDERED = ((pl.DataFrame, "group_by"), (pl.Series, "unique"))  # polars methods whose order is hash order
+
+
+def _in_order(self: Any, original: Any, *args: Any, maintain_order: bool = True, **kwargs: Any) -> Any:
+    return original(self, *args, maintain_order=maintain_order, **kwargs)
