@@ -20,7 +20,7 @@ import pandas as pd
 from synth.audits.base import Audit, AuditInputs, AuditSection
 from synth.audits.runner import build_audits, failed_audits, provided_metrics, run_audits
 from synth.config.load import AUDIT_DATA_SOURCE, config_hash, load_config, parse_config
-from synth.config.model import AuditConfig, DataConfig, RunConfig
+from synth.config.model import MAX_SAMPLE_ROWS, SEED_LIMIT, AuditConfig, DataConfig, RunConfig
 from synth.data.coerce import clip_to_bounds, coerce_to_schema, infinite_values
 from synth.data.overlap import check_groups_disjoint, check_holdout_disjoint
 from synth.disclosure import public_schema
@@ -179,9 +179,9 @@ def generate(
     gen_cls.validate_params(cfg.generator.params)
     audits, gates = _plan_audits(cfg.audit, cfg.gates, label)
     source = resolve_source(cfg.data.source, base_dir) if data is None else None
-    inputs = _input_files(source, config if not isinstance(config, (Mapping, RunConfig)) else None)
+    input_files = _input_files(source, config if not isinstance(config, (Mapping, RunConfig)) else None)
 
-    with StagedOutputs(out_dir, inputs=inputs, what=out_what) as staged:
+    with StagedOutputs(out_dir, inputs=input_files, what=out_what) as staged:
         if staged.cleaned:
             say(f"removed {len(staged.cleaned)} leftover folder(s) of an interrupted run into {out_dir}")
         say("loading and checking the data")
@@ -189,6 +189,9 @@ def generate(
             prep: PreparedData = prepare(cfg.data, seed=cfg.seed, base_dir=base_dir, frame=data, source_label=label)
         conditions = _conditions(cfg, prep.modelled, label)
         n_rows = sum(c.rows for c in conditions) if conditions else (cfg.sample.rows or len(prep.train))
+        if n_rows > MAX_SAMPLE_ROWS:
+            raise ConfigError(f"{label}: sample.conditions ask for {n_rows:,} rows in all; at most "
+                              f"{MAX_SAMPLE_ROWS:,} synthetic rows fit in one run.")
         if conditions and cfg.sample.rows is not None and cfg.sample.rows != n_rows:
             raise ConfigError(
                 f"{label}: sample.rows is {cfg.sample.rows} but sample.conditions ask for {n_rows} rows in all. "
@@ -361,8 +364,8 @@ def audit(
     audit_cfg = cfg.audit if audits is None else cfg.audit.model_copy(update={"audits": list(audits)})
     selected, parsed_gates = _plan_audits(audit_cfg, list(gates) if gates is not None else cfg.gates, label)
     run_seed = cfg.seed if seed is None else seed
-    if isinstance(run_seed, bool) or not isinstance(run_seed, int) or not 0 <= run_seed < 2**32:
-        raise ConfigError(f"{label}: the seed must be a whole number from 0 to 2**32 - 1, got {run_seed!r}.")
+    if isinstance(run_seed, bool) or not isinstance(run_seed, int) or not 0 <= run_seed < SEED_LIMIT:
+        raise ConfigError(f"{label}: the seed (--seed) must be a whole number from 0 to 2**32 - 1, got {run_seed!r}.")
     if isinstance(real, (str, Path)) and isinstance(holdout, (str, Path)) and _input_files(real, holdout) \
             and Path(real).expanduser().resolve() == Path(holdout).expanduser().resolve():
         raise DataError(f"--holdout '{holdout}' is the same file as --real: the holdout must be real records the "

@@ -99,6 +99,14 @@ def test_seed_out_of_range_is_a_config_error(tmp_path, seed):
     _user_error(_generate(tmp_path, config(seed=seed)), tmp_path, "run.yaml", "'seed'")
 
 
+@pytest.mark.parametrize("seed", ["-1", str(2**32)])
+def test_audit_seed_out_of_range_is_a_user_error(tmp_path, seed):
+    real = write_table(tmp_path, n=40, name="real.csv")
+    result = runner.invoke(app, ["audit", "--real", str(real), "--synthetic", str(real), "--seed", seed,
+                                 "--out", str(tmp_path / "out")])
+    _user_error(result, tmp_path, "--seed", "2**32 - 1")
+
+
 def test_split_seed_out_of_range_is_a_config_error(tmp_path):
     write_table(tmp_path)
     _user_error(_generate(tmp_path, config(data={"split": {"seed": -5}})), tmp_path, "data.split.seed")

@@ -142,3 +142,33 @@ def test_user_mistake_leaves_nothing_even_after_the_folder_was_taken(tmp_path):
     result = runner.invoke(app, ["generate", "--config", str(write_config(tmp_path, config()))])
     assert result.exit_code == 2 and "only 5 rows" in one_paragraph_error(result.output)
     assert_nothing_written(tmp_path)
+
+
+def test_without_an_atomic_exchange_a_crash_mid_commit_never_mixes_runs(tmp_path, monkeypatch):
+    """Where renameat2 is missing the swap is two renames; a crash between them leaves the old run or nothing."""
+    import os
+
+    import synth.outputs as outputs
+
+    out = tmp_path / "out"
+    _stage(out, {"report.html": "old PASSED"}).commit()
+    monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
+    _stage(out, {"report.html": "new"}).commit()
+    assert (out / "report.html").read_text() == "new"
+    real_replace, calls = os.replace, []
+
+    def crash_on_second(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed between moving the old folder away and moving the new one in
+        real_replace(src, dst)
+
+    monkeypatch.setattr(outputs.os, "replace", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        _stage(out, {"report.html": "newer", "synthetic.csv": "x"}).commit()
+    monkeypatch.setattr(outputs.os, "replace", real_replace)
+    assert not out.exists()  # neither a mix nor a half: the folder is absent until the next run
+    nxt = StagedOutputs(out)
+    assert nxt.cleaned and not [p for p in tmp_path.iterdir() if p.name.startswith(".synth-") and p != nxt.staging
+                                and not p.name.startswith(".synth-lock")]
+    nxt.abort()

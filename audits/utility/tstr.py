@@ -52,6 +52,7 @@ from synth.audits.utility.downstream_models import (
     r2,
     resample_weights,
 )
+from synth.disclosure import nameable
 from synth.stats.intervals import percentile_interval
 
 _KEY = "audit.params.utility"
@@ -140,7 +141,7 @@ class UtilityAudit(Audit):
             notes.append(f"{int((~usable).sum())} holdout rows with a missing or unknown target were left out of scoring.")
         X_hold = feature_frame(inputs.holdout.loc[usable], schema, columns)
         y_hold = y_hold[usable]
-        notes.extend(_label_notes(task, train, synthetic, y_hold))
+        notes.extend(_label_notes(task, train, synthetic, y_hold, inputs.rare_level_k))
 
         try:
             fitted = fit_models(
@@ -360,7 +361,7 @@ class _Evaluation:
         return int(np.nanargmax(primary)) if np.isfinite(primary).any() else None
 
 
-def _label_notes(task: Task, train: pd.DataFrame, synthetic: pd.DataFrame, y_hold: np.ndarray) -> list[str]:
+def _label_notes(task: Task, train: pd.DataFrame, synthetic: pd.DataFrame, y_hold: np.ndarray, k: int) -> list[str]:
     notes = []
     if not task.is_classification:
         return notes
@@ -369,11 +370,15 @@ def _label_notes(task: Task, train: pd.DataFrame, synthetic: pd.DataFrame, y_hol
     if unknown:
         notes.append(f"{unknown} synthetic rows have a target value that is not a real class; "
                      "they were left out of training.")
-    in_holdout = set(np.unique(y_hold))
+    in_holdout, hold_counts = np.unique(y_hold, return_counts=True)
+    held = dict(zip(in_holdout.tolist(), hold_counts.tolist()))
     for what, y in (("real training", task.labels(train)), ("synthetic", y_syn)):
-        unseen = sorted(in_holdout - set(np.unique(y[y >= 0])))
+        unseen = sorted(set(held) - set(np.unique(y[y >= 0])))
         if unseen:
-            names = ", ".join(task.classes[c] for c in unseen)
+            # a class held by fewer than k records is not named (the k-rule, synth.disclosure)
+            named = [task.classes[c] for c in unseen if c >= 0 and nameable(held[c], k)]
+            rare = len(unseen) - len(named)
+            names = ", ".join(named + ([f"{rare} rare class(es)"] if rare else []))
             notes.append(f"Holdout class(es) {names} never occur in the {what} data; its model gives them probability 0.")
     return notes
 
