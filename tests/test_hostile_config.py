@@ -172,6 +172,7 @@ def test_real_cli_exit_codes_for_config_mistakes(tmp_path):
     dup = write_config(tmp_path, "data: {source: cohort.csv}\ndata: {source: cohort.csv}\n", "dup.yaml")
     markup = write_config(tmp_path, config(seed="[/x]"), "markup.yaml")
     for path, needle in ((bomb, "aliases"), (dup, "appears twice"), (markup, "[/x]"), ("/dev/zero", "regular file")):
+        # config mistakes are found before the pipeline's heavy imports, so each run takes about a second
         proc = run_cli("generate", "--config", str(path), cwd=tmp_path, timeout=60)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert needle in one_paragraph_error(proc.stderr)

@@ -25,16 +25,18 @@ QUICK = {"audits": ["fidelity_columns"], "gates": ["fidelity.ks_mean <= 1"]}
 
 # -- item 1: holdout and training rows must be different records --------------------------
 
-def test_holdout_equal_to_real_is_refused_through_the_cli(tmp_path):
+def test_holdout_equal_to_real_is_refused(tmp_path):
     real = write_table(tmp_path, n=150, name="real.csv")
     copy = tmp_path / "copy.csv"
     copy.write_bytes(real.read_bytes())
-    for holdout in (real, copy):  # the same path, and a copy of the file
-        proc = run_cli("audit", "--real", str(real), "--holdout", str(holdout), "--synthetic", str(copy),
-                       "--out", str(tmp_path / "a"))
-        assert proc.returncode == 2, proc.stdout + proc.stderr
-        assert "--holdout" in one_paragraph_error(proc.stderr)
-        assert not (tmp_path / "a").exists()
+    proc = run_cli("audit", "--real", str(real), "--holdout", str(copy), "--synthetic", str(copy),
+                   "--out", str(tmp_path / "a"))  # through the console script: a copy of the file
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--holdout" in one_paragraph_error(proc.stderr) and "exact copies" in proc.stderr
+    result = runner.invoke(app, ["audit", "--real", str(real), "--holdout", str(real), "--synthetic", str(copy),
+                                 "--out", str(tmp_path / "a")])  # the same path
+    assert result.exit_code == 2 and "same file as --real" in one_paragraph_error(result.output)
+    assert not (tmp_path / "a").exists()
 
 
 def _continuous(n: int, seed: int) -> pd.DataFrame:
@@ -88,7 +90,7 @@ def test_group_on_both_sides_is_refused_and_groups_reach_the_audits(tmp_path, mo
 # -- item 10: a crash is never a verdict --------------------------------------------------
 
 def _quick_cfg(tmp_path: Path) -> Path:
-    write_table(tmp_path)
+    write_table(tmp_path, n=60)
     cfg = {"seed": 1, "data": {"source": "cohort.csv", "target": "outcome"}, "audit": {"audits": QUICK["audits"]},
            "gates": QUICK["gates"], "output": {"dir": "out"}}
     path = tmp_path / "run.yaml"
