@@ -25,7 +25,7 @@ from synth.data.load import load_table
 from synth.disclosure import public_schema
 from synth.errors import DataError, SynthUserError
 from synth.prepare import prepare
-from synth.result import check_result_dict
+from synth.result_file import check_result_dict
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                         HealthCheck.function_scoped_fixture])

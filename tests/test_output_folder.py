@@ -87,7 +87,8 @@ def test_audit_out_that_is_a_file_is_refused_before_the_audit(tmp_path, monkeypa
         raise AssertionError("the audit ran before the output path was checked")
 
     monkeypatch.setattr("synth.pipeline.run_audits", no_audit)
-    result = runner.invoke(app, ["audit", "--real", str(real), "--synthetic", str(real), "--out", str(tmp_path / "taken")])
+    result = runner.invoke(app, ["audit", "--real", str(real), "--synthetic", str(real),
+                                 "--out", str(tmp_path / "taken")])
     assert result.exit_code == 2, result.output
     assert "--out" in one_paragraph_error(result.output) and "not a folder" in result.output
 

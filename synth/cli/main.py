@@ -336,7 +336,7 @@ def report(
 
 def _read_result(path: Path) -> dict[str, Any]:
     """A result.json as a dict, checked (:func:`synth.result.load_result_json`) before anything renders it."""
-    from synth.result import load_result_json
+    from synth.result_file import load_result_json
 
     return load_result_json(path)
 
@@ -410,7 +410,8 @@ def data_mimic_iv(
         from synth.outputs import check_output_file
 
         target = check_output_file(out_path, "--out")
-        cohort = _with_status(lambda say: (say("extracting the MIMIC-IV cohort"), extract_mimic_iv_cohort(root, target))[1])
+        cohort = _with_status(
+            lambda say: (say("extracting the MIMIC-IV cohort"), extract_mimic_iv_cohort(root, target))[1])
     out.print(Text.assemble(f"{len(cohort)} ICU stays x {cohort.shape[1]} columns written to ",
                             (_display_path(target), "bold")), soft_wrap=True)
 

@@ -93,7 +93,9 @@ def read_yaml(path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}. "
                           "Fix it and run again.") from None
     except RecursionError:
-        raise ConfigError(f"{path}: the YAML is nested too deeply (over {MAX_DEPTH} levels); a config is flat.") from None
+        raise ConfigError(
+            f"{path}: the YAML is nested too deeply (over {MAX_DEPTH} levels); a config is flat."
+        ) from None
     finally:
         if loader is not None:
             loader.dispose()

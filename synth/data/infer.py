@@ -145,7 +145,11 @@ def infer_schema(
 
 
 def facts_from_rows(
-    schema: Schema, rows: pd.DataFrame, overrides: Mapping[str, Mapping[str, Any]] | None = None, *, source: str = "data"
+    schema: Schema,
+    rows: pd.DataFrame,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    source: str = "data",
 ) -> Schema:
     """``schema`` with its facts (nullable, bounds, categories) recomputed from ``rows`` only.
 

@@ -131,7 +131,9 @@ def _sniff_text(path: Path) -> None:
             with open(path, "rb") as handle:
                 head = handle.read(SNIFF_BYTES)
     except (OSError, EOFError) as exc:
-        raise DataError(f"CSV file '{path}' cannot be read: {exc}. Check that the file is a (gzip-compressed) CSV.") from None
+        raise DataError(
+            f"CSV file '{path}' cannot be read: {exc}. Check that the file is a (gzip-compressed) CSV."
+        ) from None
     if b"\x00" in head:
         raise DataError(
             f"CSV file '{path}' holds binary data (NUL bytes in its first {len(head):,} bytes), not text. If it is "
