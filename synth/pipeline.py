@@ -38,6 +38,8 @@ Progress = Callable[[str], None]
 
 # Audits that compare against real records the generator never saw.
 _NEEDS_HOLDOUT_FAMILIES = ("privacy", "membership", "utility", "fairness")
+# Chance of an all-missing synthetic column, at the training missing rate, below which it is a failure.
+EMPTY_COLUMN_P = 1e-9
 
 
 @dataclass
@@ -79,13 +81,20 @@ def _input_files(*candidates: Any) -> list[Path]:
 
 
 def _check_synthetic(synthetic: pd.DataFrame, prep: PreparedData, generator: str) -> None:
-    """A generator must fill every column the training data fills (else it failed, not the data)."""
+    """A generator must fill every column the training data fills (else it failed, not the data).
+
+    An all-missing synthetic column is a failure when the training data's share ``q`` of
+    missing values makes it implausible: ``q ** n_synthetic < EMPTY_COLUMN_P`` (always, for a
+    column with no missing value). A mostly-missing column may come out empty in a few rows.
+    """
+    n = len(synthetic)
     for name in prep.modelled.names:
-        if synthetic[name].isna().all() and prep.train[name].notna().any():
+        q = float(prep.train[name].isna().mean()) if len(prep.train) else 1.0
+        if n and synthetic[name].isna().all() and q ** n < EMPTY_COLUMN_P:
             raise InternalError(
-                f"generator '{generator}' produced no values for column '{name}' (all {len(synthetic)} synthetic "
-                "values are missing although the training data has values). This is a failure of the generator on "
-                "this data, not a result; nothing was written."
+                f"generator '{generator}' produced no values for column '{name}' (all {n} synthetic "
+                f"values are missing although {1 - q:.0%} of the training values are present). This is a failure of "
+                "the generator on this data, not a result; nothing was written."
             )
 
 

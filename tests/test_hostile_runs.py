@@ -131,6 +131,21 @@ def test_generator_producing_an_empty_column_is_an_internal_error(tmp_path, monk
     assert not (tmp_path / "out").exists()
 
 
+def test_empty_column_is_a_failure_only_when_the_training_missing_rate_rules_it_out():
+    """0 % missing in training: one empty synthetic column is a failure; 95 % missing and 5 rows: plausible."""
+    from types import SimpleNamespace
+
+    from synth.pipeline import _check_synthetic
+
+    train = pd.DataFrame({"x": [1.0] * 100, "y": [np.nan] * 95 + [2.0] * 5})
+    prep = SimpleNamespace(modelled=SimpleNamespace(names=["x", "y"]), train=train)
+    _check_synthetic(pd.DataFrame({"x": [1.0] * 5, "y": [np.nan] * 5}), prep, "g")  # 0.95 ** 5 = 0.77
+    with pytest.raises(InternalError, match="'y'"):  # 0.95 ** 1000 < 1e-22
+        _check_synthetic(pd.DataFrame({"x": [1.0] * 1000, "y": [np.nan] * 1000}), prep, "g")
+    with pytest.raises(InternalError, match="'x'"):
+        _check_synthetic(pd.DataFrame({"x": [np.nan] * 2, "y": [2.0] * 2}), prep, "g")
+
+
 def test_crashed_audit_exits_3_not_1(tmp_path, monkeypatch):
     from synth.audits.fidelity.columns import ColumnFidelityAudit
 
