@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from synth.audits.base import FAMILIES
 from synth.errors import DataError
+from synth.privacy_accounting import DP_CHECK_METRIC
 from synth.reports.audience import AUDIENCES, Audience, is_per_record
 from synth.reports.figures import figure_svg
 from synth.reports.findings import find, reference_of
@@ -248,6 +249,7 @@ class ReportView:
     generator_params: list[tuple[str, str]]
     generator_privacy: list[tuple[str, str]]
     has_formal_guarantee: bool
+    dp_check: GateRow | None  # the DP claim against the membership audit's epsilon bound, when both exist
     manifest_overview: list[KeyValues]
     manifest_records: list[RecordTable]
     manifest_json: str | None  # None: no manifest in the result
@@ -312,6 +314,8 @@ def build_view(result: Mapping[str, Any], *, audience: Audience = "steward") -> 
         generator_privacy=[(str(k), _scalar_text(v)) for k, v in privacy.items()]
         if isinstance(privacy, Mapping) else [],
         has_formal_guarantee=isinstance(privacy, Mapping) and str(privacy.get("mechanism", "none")) != "none",
+        dp_check=next((_gate_row(g, metrics) for g in result["gates"]
+                       if isinstance(g, Mapping) and g.get("metric") == DP_CHECK_METRIC), None),
         manifest_overview=overview,
         manifest_records=records,
         manifest_json=json.dumps(manifest, indent=2, ensure_ascii=False, default=str) if manifest else None,

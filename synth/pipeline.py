@@ -29,6 +29,7 @@ from synth.generators.base import Condition, Generator
 from synth.manifest import StepTimer, build_manifest, file_entry
 from synth.outputs import StagedOutputs
 from synth.prepare import PreparedData, dropped_columns, load_real, prepare, resolve_source
+from synth.privacy_accounting import dp_claim_check
 from synth.registry import generator_class
 from synth.result import AuditResult, GateOutcome
 from synth.schema import Schema
@@ -235,9 +236,14 @@ def generate(
             )
             with timer.step("audit"):
                 sections = run_audits(audits, inputs, on_start=lambda a: say(f"auditing: {a.title}"))
+            outcomes = _verdict(sections, gates)
+            # A DP claim contradicted by the membership audit's epsilon bound fails the run.
+            dp_check = dp_claim_check(generator.privacy, {m.name: m for s in sections for m in s.metrics})
+            if dp_check is not None:
+                outcomes.append(dp_check)
             result = AuditResult(
                 sections=sections,
-                gates=_verdict(sections, gates),
+                gates=outcomes,
                 data=_data_summary(prep.source, prep.modelled, prep.train, prep.holdout, synthetic, prep.dropped,
                                    cfg.audit.rare_level_k),
                 generator={"name": cfg.generator.name, "params": generator.params.model_dump(mode="json"),

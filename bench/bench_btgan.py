@@ -1,0 +1,270 @@
+"""Benchmark: Bt-GAN against CTGAN on ACTG 175 (fairness, utility, ablations, DP, speed).
+
+Every quality number comes from synth's own pipeline and audits (``synth.generate`` on
+``builtin:actg175``, target ``cens``, sensitive ``race`` and ``gender``): CTGAN runs as the
+``ctgan`` generator, with the same epochs and batch size as ``btgan``. Each seed changes
+the train/holdout split and every generator's seed.
+
+Subcommands (results are appended as JSON lines to ``--out`` and summarised at the end):
+
+- ``fairness``: ``ctgan``, ``btgan`` and two ablations (``fairness_weight: 0``;
+  ``weighted_sampling: false``), audits utility, fairness, subgroup fidelity, coverage and
+  detection. Prints mean and standard deviation over seeds and checks the issue's
+  acceptance criteria: ``fairness.dp_diff_synthetic`` at most half of CTGAN's,
+  ``utility.auroc_tstr`` within 0.03 of CTGAN's, ``fairness.bias_amplification`` no worse,
+  the smallest race x gender subgroup's output share within 20 % of its real share.
+- ``no-bias``: a table where the outcome is independent of race and gender (ACTG 175 with
+  ``cens`` permuted within strata of the other columns' ... see ``_unbiased``); btgan with
+  the penalty on and off; utility must not drop.
+- ``dp``: btgan without DP and at epsilon 1 and 10: the epsilon spent, the membership
+  audit's AUC and empirical epsilon lower bound.
+- ``speed``: seconds per epoch of ``ctgan.CTGAN`` (the package) and of ``btgan`` on the same
+  data and batch size, in one run, as a ratio; preprocessing time of both on a 10k-row table.
+
+Every result line carries ``os.getloadavg()``: the machine is shared, so read timings with it.
+
+Usage::
+
+    python bench/bench_btgan.py fairness --seeds 0 1 2 3 4 --epochs 300
+    python bench/bench_btgan.py dp --seeds 0 1 2 --epochs 100
+    python bench/bench_btgan.py speed --epochs 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DATA = {"source": "builtin:actg175", "target": "cens", "sensitive": ["race", "gender"],
+        "split": {"holdout_fraction": 0.25}}
+FAIRNESS_AUDITS = ["utility", "fairness", "subgroup_fidelity", "coverage", "detection"]
+HEADLINES = ["fairness.dp_diff_synthetic", "fairness.dp_diff_real", "utility.auroc_tstr", "utility.auroc_trtr",
+             "fairness.bias_amplification", "fairness.eo_diff_synthetic", "fidelity.subgroup_worst_marginal_score",
+             "fidelity.coverage", "fidelity.recall", "fidelity.detection_auc", "smallest_subgroup_share_error",
+             "membership.auc", "membership.epsilon_lower_bound_max", "epsilon_spent", "fit_seconds"]
+
+
+def _variants(epochs: int, batch: int) -> dict[str, tuple[str, dict]]:
+    base = {"epochs": epochs, "batch_size": batch}
+    quiet = {**base, "progress": False}
+    return {
+        "ctgan": ("ctgan", dict(base)),
+        "btgan": ("btgan", dict(quiet)),
+        "btgan_no_penalty": ("btgan", {**quiet, "fairness_weight": 0.0}),
+        "btgan_no_weights": ("btgan", {**quiet, "weighted_sampling": False}),
+    }
+
+
+def _smallest_subgroup_error(train: pd.DataFrame, synthetic: pd.DataFrame) -> float:
+    """Relative error of the smallest real race x gender subgroup's share in the output."""
+    real = train.groupby(["race", "gender"]).size() / len(train)
+    syn = synthetic.astype({"race": "int64", "gender": "int64"}).groupby(["race", "gender"]).size() / len(synthetic)
+    g = real.idxmin()
+    return float(abs(syn.get(g, 0.0) - real[g]) / real[g])
+
+
+def run_one(variant: str, generator: str, params: dict, seed: int, audits: list[str], audit_params: dict,
+            data: dict | None = None, frame: pd.DataFrame | None = None) -> dict:
+    import synth
+    from synth.config.model import DataConfig
+    from synth.prepare import prepare
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = {"name": f"bench-{variant}", "seed": seed, "data": data or DATA,
+               "generator": {"name": generator, "params": params},
+               "audit": {"audits": audits, "params": audit_params}, "gates": [],
+               "output": {"dir": tmp, "formats": ["csv"], "report": False}}
+        started = time.perf_counter()
+        run = synth.generate(cfg, data=frame)
+        seconds = time.perf_counter() - started
+        metrics = {name: m.value for name, m in run.result.metrics().items()}
+        train = prepare(DataConfig(**(data or DATA)), seed=seed, frame=frame).train
+        row = {"variant": variant, "seed": seed, "seconds_total": seconds,
+               "fit_seconds": run.manifest["timings_s"].get("fit"),
+               "smallest_subgroup_share_error": _smallest_subgroup_error(train, run.synthetic),
+               "loadavg": os.getloadavg()}
+        lbs = [v for k, v in metrics.items() if k.startswith("membership.") and k.endswith(".epsilon_lower_bound")]
+        if lbs:
+            metrics["membership.epsilon_lower_bound_max"] = max(lbs)
+        privacy = run.result.generator["privacy"] if run.result.generator else {}
+        row["epsilon_spent"] = privacy.get("epsilon")
+        row.update({k: metrics.get(k) for k in HEADLINES if k in metrics})
+        return row
+
+
+def _append(out: Path, row: dict) -> None:
+    with out.open("a") as fh:
+        fh.write(json.dumps(row, default=float) + "\n")
+    shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items() if k != "loadavg"}
+    print(json.dumps(shown), "load", tuple(round(x, 1) for x in row["loadavg"]), flush=True)
+
+
+def _summary(rows: list[dict], title: str) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    cols = [c for c in HEADLINES + ["seconds_total"] if c in frame and frame[c].notna().any()]
+    agg = frame.groupby("variant")[cols].agg(["mean", "std"])
+    print(f"\n== {title}: mean and standard deviation over seeds {sorted(frame.seed.unique().tolist())} ==")
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        for c in cols:
+            print(f"{c:42s} " + "  ".join(f"{v}: {agg.loc[v, (c, 'mean')]:.4f} ± {agg.loc[v, (c, 'std')]:.4f}"
+                                         for v in agg.index))
+    loads = np.array([r["loadavg"][0] for r in rows])
+    print(f"load average (1 min) during the runs: {loads.min():.1f} to {loads.max():.1f}")
+    return frame
+
+
+def cmd_fairness(args: argparse.Namespace) -> None:
+    rows = []
+    audit_params = {"fairness": {"n_boot": 50}, "utility": {"n_boot": 50}}
+    for seed in args.seeds:
+        for variant, (generator, params) in _variants(args.epochs, args.batch_size).items():
+            if args.variants and variant not in args.variants:
+                continue
+            row = run_one(variant, generator, params, seed, FAIRNESS_AUDITS, audit_params)
+            _append(args.out, row)
+            rows.append(row)
+    frame = _summary(rows, f"ACTG 175, {args.epochs} epochs, batch {args.batch_size}")
+    if {"ctgan", "btgan"} <= set(frame.variant):
+        m = frame.groupby("variant").mean(numeric_only=True)
+        ct, bt = m.loc["ctgan"], m.loc["btgan"]
+        print("\nacceptance (means over seeds):")
+        print(f"  dp_diff_synthetic: btgan {bt['fairness.dp_diff_synthetic']:.4f} vs half of ctgan "
+              f"{ct['fairness.dp_diff_synthetic'] / 2:.4f} -> {bt['fairness.dp_diff_synthetic'] <= ct['fairness.dp_diff_synthetic'] / 2}")
+        print(f"  auroc_tstr: btgan {bt['utility.auroc_tstr']:.4f} vs ctgan {ct['utility.auroc_tstr']:.4f} "
+              f"(diff {bt['utility.auroc_tstr'] - ct['utility.auroc_tstr']:+.4f}) -> "
+              f"{bt['utility.auroc_tstr'] >= ct['utility.auroc_tstr'] - 0.03}")
+        print(f"  bias_amplification: btgan {bt['fairness.bias_amplification']:.4f} vs ctgan "
+              f"{ct['fairness.bias_amplification']:.4f} -> {bt['fairness.bias_amplification'] <= ct['fairness.bias_amplification']}")
+        worst = frame[frame.variant == "btgan"].smallest_subgroup_share_error.max()
+        print(f"  smallest subgroup share error (worst seed): {worst:.4f} -> {worst <= 0.2}")
+
+
+def _unbiased(seed: int) -> pd.DataFrame:
+    """ACTG 175 with 'cens' permuted among rows, independently of everything (so of race and gender too),
+    then made learnable again: the outcome is redrawn from a logistic model of two non-sensitive columns."""
+    from synth.data.datasets import load_dataset
+
+    frame = load_dataset("actg175")[0].copy()
+    rng = np.random.default_rng(seed)
+    z = (frame["cd420"] - frame["cd420"].mean()) / frame["cd420"].std() + 0.002 * (frame["days"] - frame["days"].mean())
+    frame["cens"] = (rng.uniform(size=len(frame)) < 1 / (1 + np.exp(-(-1.2 - 1.5 * z)))).astype(int)
+    return frame
+
+
+def cmd_no_bias(args: argparse.Namespace) -> None:
+    rows = []
+    for seed in args.seeds:
+        frame = _unbiased(seed)
+        for variant, extra in (("btgan", {}), ("btgan_no_penalty", {"fairness_weight": 0.0})):
+            params = {"epochs": args.epochs, "batch_size": args.batch_size, "progress": False, **extra}
+            row = run_one(variant, "btgan", params, seed, ["utility", "fairness"],
+                          {"fairness": {"n_boot": 50}, "utility": {"n_boot": 50}}, frame=frame)
+            _append(args.out, row)
+            rows.append(row)
+    _summary(rows, "outcome independent of race and gender")
+
+
+def cmd_dp(args: argparse.Namespace) -> None:
+    rows = []
+    audits = ["membership"]
+    audit_params = {"membership": {"attacks": ["distance", "domias"] if not args.shadow else ["distance", "domias", "shadow"]}}
+    for seed in args.seeds:
+        for variant, extra in (("btgan", {}), ("btgan_dp_eps10", {"dp_epsilon": 10.0}), ("btgan_dp_eps1", {"dp_epsilon": 1.0})):
+            params = {"epochs": args.epochs, "batch_size": args.batch_size, "progress": False, **extra}
+            row = run_one(variant, "btgan", params, seed, audits + ["utility"], {**audit_params, "utility": {"n_boot": 50}})
+            _append(args.out, row)
+            rows.append(row)
+    _summary(rows, f"differential privacy, {args.epochs} epochs")
+
+
+def cmd_speed(args: argparse.Namespace) -> None:
+    import torch
+    from ctgan import CTGAN
+    from ctgan.data_transformer import DataTransformer
+
+    from synth.config.model import DataConfig
+    from synth.generators.btgan import BtGANGenerator
+    from synth.generators.btgan.encoding import TableTransformer
+    from synth.generators.sdv_adapter import training_frame
+    from synth.prepare import prepare
+
+    torch.set_num_threads(args.threads)
+    prep = prepare(DataConfig(**DATA), seed=0)
+    schema = prep.modelled
+    train = training_frame(prep.train, schema)
+    discrete = [c.name for c in schema.columns if c.is_discrete]
+    ct_frame = train.astype({c: "object" for c in discrete}).astype({"cd496": "float64"})
+    load0 = os.getloadavg()
+
+    ctgan = CTGAN(epochs=args.epochs, batch_size=args.batch_size, verbose=False)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ctgan.fit(ct_frame, discrete_columns=discrete)
+    ct_total = time.perf_counter() - started
+    # CTGAN fits its transformer inside fit(): time it alone and subtract it.
+    started = time.perf_counter()
+    DataTransformer().fit(ct_frame, discrete)
+    ct_prep = time.perf_counter() - started
+
+    bt = BtGANGenerator(seed=0, epochs=args.epochs, batch_size=args.batch_size, validation_fraction=0,
+                        weighted_sampling=True, progress=False)
+    started = time.perf_counter()
+    bt.fit(prep.train, schema)
+    bt_total = time.perf_counter() - started
+    started = time.perf_counter()
+    TableTransformer(schema).fit(train, np.random.default_rng(0)).transform(train, np.random.default_rng(0))
+    bt_prep = time.perf_counter() - started
+    ct_epoch = (ct_total - ct_prep) / args.epochs
+    bt_epoch = (bt_total - bt_prep) / args.epochs
+    print(f"ACTG 175 train ({len(train)} rows), batch {args.batch_size}, {args.epochs} epochs, "
+          f"torch threads {args.threads}; load {load0} -> {os.getloadavg()}")
+    print(f"  ctgan.CTGAN  {ct_epoch:.4f} s/epoch (fit {ct_total:.2f} s incl. {ct_prep:.2f} s transformer)")
+    print(f"  btgan        {bt_epoch:.4f} s/epoch (fit {bt_total:.2f} s incl. {bt_prep:.2f} s encoding)")
+    print(f"  ratio btgan / ctgan seconds per epoch: {bt_epoch / ct_epoch:.2f}")
+
+    big = pd.concat([train] * (args.prep_rows // len(train) + 1), ignore_index=True).iloc[: args.prep_rows]
+    rng = np.random.default_rng(1)
+    big = big.assign(**{c: big[c] * rng.uniform(0.95, 1.05, len(big)) for c in ("wtkg",)})
+    ct_big = big.astype({c: "object" for c in discrete}).astype({"cd496": "float64"})
+    started = time.perf_counter()
+    dt = DataTransformer()
+    dt.fit(ct_big, discrete)
+    dt.transform(ct_big)
+    ct_big_s = time.perf_counter() - started
+    started = time.perf_counter()
+    TableTransformer(schema).fit(big, rng).transform(big, rng)
+    bt_big_s = time.perf_counter() - started
+    print(f"preprocessing (fit + transform) of a {len(big)}-row table: ctgan DataTransformer {ct_big_s:.2f} s, "
+          f"btgan TableTransformer {bt_big_s:.3f} s (ratio {bt_big_s / ct_big_s:.3f}); load {os.getloadavg()}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("fairness", "no-bias", "dp", "speed"):
+        p = sub.add_parser(name)
+        p.add_argument("--epochs", type=int, default=300)
+        p.add_argument("--batch-size", type=int, default=500)
+        p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+        p.add_argument("--out", type=Path, default=Path(f"bench-btgan-{name}.jsonl"))
+        p.add_argument("--variants", nargs="*", default=None)
+        p.add_argument("--shadow", action="store_true", help="dp: include the shadow-model attack (slow)")
+        p.add_argument("--threads", type=int, default=1, help="speed: torch threads for both")
+        p.add_argument("--prep-rows", type=int, default=10_000)
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    {"fairness": cmd_fairness, "no-bias": cmd_no_bias, "dp": cmd_dp, "speed": cmd_speed}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

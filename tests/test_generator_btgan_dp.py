@@ -1,0 +1,151 @@
+"""Bt-GAN's differential-privacy path: same losses as the plain path, honest accounting, checked inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from opacus.accountants import RDPAccountant
+from opacus.accountants.utils import get_noise_multiplier
+
+from synth.errors import ConfigError
+from synth.generators.btgan import BtGANGenerator
+from synth.generators.btgan.losses import RecordBatch, per_record_gradients, record_losses
+from synth.generators.btgan.networks import Discriminator, OutcomeClassifier
+from synth.generators.btgan.privacy import PrivateRecordStep, plan_noise
+from synth.generators.btgan.trainer import PlainRecordStep
+from synth.schema import ColumnKind, ColumnSpec, Role, Schema
+
+
+def _nets(seed: int, reference: bool) -> tuple[Discriminator, OutcomeClassifier]:
+    torch.manual_seed(seed)
+    return Discriminator(9, (16, 16), pac=1), OutcomeClassifier(7, (12,), 3, reference=reference)
+
+
+def _batch(b: int, seed: int = 1) -> RecordBatch:
+    g = torch.Generator().manual_seed(seed)
+    return RecordBatch(real=torch.randn(b, 9, generator=g), fake=torch.randn(b, 9, generator=g),
+                       mix=torch.rand(b, 1, generator=g), features=torch.randn(b, 7, generator=g),
+                       outcome=torch.randint(0, 3, (b,), generator=g))
+
+
+@pytest.mark.parametrize("reference", [False, True])
+def test_per_record_path_gives_the_plain_losses_and_gradients(reference):
+    d, c = _nets(0, reference)
+    batch = _batch(13)
+    critic, classifier = record_losses(d, c, batch, gp_weight=10.0)
+    (critic + classifier).backward()
+    plain = {p: p.grad.clone() for p in [*d.parameters(), *c.parameters()]}
+    grads, critic_each, classifier_each = per_record_gradients(d, c, batch, gp_weight=10.0)
+    assert critic_each.shape == (13,) and classifier_each.shape == (13,)
+    assert critic_each.mean().item() == pytest.approx(critic.item(), rel=1e-5, abs=1e-6)
+    assert classifier_each.mean().item() == pytest.approx(classifier.item(), rel=1e-5, abs=1e-6)
+    assert set(grads) == set(plain)
+    for p, g in plain.items():
+        torch.testing.assert_close(grads[p].mean(0), g, rtol=1e-4, atol=1e-6)
+    # the per-record gradients differ between records (they are not the mean repeated)
+    first = next(iter(grads.values()))
+    assert not torch.allclose(first[0], first[1])
+
+
+def test_opacus_step_without_noise_or_clipping_is_the_plain_step():
+    batch = _batch(11)
+    d1, c1 = _nets(3, True)
+    d2, c2 = _nets(3, True)
+    plain = PlainRecordStep(d1, c1, torch.optim.SGD([*d1.parameters(), *c1.parameters()], lr=0.1), gp_weight=10.0)
+    accountant = RDPAccountant()
+    private = PrivateRecordStep(d2, c2, torch.optim.SGD([*d2.parameters(), *c2.parameters()], lr=0.1),
+                                noise_multiplier=0.0, max_grad_norm=1e12, expected_batch_size=11, sample_rate=0.5,
+                                accountant=accountant, noise_generator=torch.Generator().manual_seed(0), gp_weight=10.0)
+    losses_plain = plain(batch)
+    losses_private = private.step(batch)
+    assert losses_private == pytest.approx(losses_plain, rel=1e-5)
+    for a, b in zip([*d1.parameters(), *c1.parameters()], [*d2.parameters(), *c2.parameters()]):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    assert accountant.history == [(0.0, 0.5, 1)]  # the step was accounted
+
+
+def test_clipping_bounds_each_record_and_noise_is_added():
+    batch = _batch(8)
+    d, c = _nets(5, False)
+    grads, _, _ = per_record_gradients(d, c, batch, gp_weight=10.0)
+    norms = torch.stack([g.reshape(8, -1).norm(dim=1) for g in grads.values()], 1).norm(dim=1)
+    clip = float(norms.min()) / 4  # every record is clipped
+    before = [p.detach().clone() for p in [*d.parameters(), *c.parameters()]]
+    step = PrivateRecordStep(d, c, torch.optim.SGD([*d.parameters(), *c.parameters()], lr=1.0), noise_multiplier=0.0,
+                             max_grad_norm=clip, expected_batch_size=8, sample_rate=0.1, accountant=RDPAccountant(),
+                             noise_generator=torch.Generator().manual_seed(0), gp_weight=10.0)
+    step.step(batch)
+    update = torch.cat([(b - p.detach()).reshape(-1) for b, p in zip(before, [*d.parameters(), *c.parameters()])])
+    # mean of 8 vectors of norm exactly `clip` has norm at most `clip`
+    assert float(update.norm()) <= clip * (1 + 1e-4)
+    assert float(update.norm()) > 0.1 * clip
+
+
+def test_noise_plan_matches_opacus_and_composes_the_count_release():
+    sgd_only = plan_noise(3.0, 1e-5, 0.05, 2000, release_counts=False, group_budget=0.1)
+    reference = get_noise_multiplier(target_epsilon=3.0, target_delta=1e-5, sample_rate=0.05, steps=2000)
+    assert sgd_only.counts is None
+    assert sgd_only.sgd == pytest.approx(reference, rel=0.02)
+    both = plan_noise(3.0, 1e-5, 0.05, 2000, release_counts=True, group_budget=0.1)
+    accountant = RDPAccountant()
+    accountant.history = [(both.counts, 1.0, 1), (both.sgd, 0.05, 2000)]
+    assert accountant.get_epsilon(1e-5) <= 3.0 + 1e-9
+    assert both.sgd > sgd_only.sgd  # the count release takes part of the budget
+    accountant.history = [(both.counts, 1.0, 1)]
+    assert accountant.get_epsilon(1e-5) <= 0.3 + 1e-9
+
+
+def _table(n: int, seed: int = 0) -> tuple[pd.DataFrame, Schema]:
+    rng = np.random.default_rng(seed)
+    sex = rng.choice(["F", "M"], n)
+    age = rng.integers(20, 80, n)
+    lab = rng.normal(5, 1, n) + (sex == "M")
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-(lab - 5.5)))).astype(int)
+    frame = pd.DataFrame({"age": pd.array(age, dtype="Int64"), "lab": lab, "sex": sex, "y": y})
+    schema = Schema((
+        ColumnSpec("age", ColumnKind.INTEGER, minimum=20, maximum=79),
+        ColumnSpec("lab", ColumnKind.NUMERIC, minimum=0.0, maximum=10.0),
+        ColumnSpec("sex", ColumnKind.CATEGORICAL, categories=("F", "M"), roles=frozenset({Role.SENSITIVE})),
+        ColumnSpec("y", ColumnKind.CATEGORICAL, categories=(0, 1), roles=frozenset({Role.TARGET})),
+    ))
+    return frame, schema
+
+
+TINY = {"epochs": 3, "batch_size": 60, "embedding_dim": 8, "generator_dim": (16,), "discriminator_dim": (16,),
+        "classifier_dim": (8,), "progress": False}
+
+
+def test_dp_fit_spends_at_most_the_target_and_says_so():
+    frame, schema = _table(300)
+    gen = BtGANGenerator(seed=0, dp_epsilon=2.0, **TINY).fit(frame, schema)
+    privacy = gen.privacy
+    assert privacy.mechanism.startswith("DP-SGD")
+    assert privacy.delta == pytest.approx(1 / 3000)
+    assert 0.5 * 2.0 < privacy.epsilon <= 2.0  # calibrated to the target, not far below it
+    assert "subgroup counts" in privacy.notes
+    out = gen.sample(200)
+    assert list(out.columns) == schema.names and len(out) == 200
+
+
+def test_dp_delta_of_one_over_n_or_more_is_refused_before_training(monkeypatch):
+    frame, schema = _table(100)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr("synth.generators.btgan.trainer.Trainer.fit", no_training)
+    with pytest.raises(ConfigError, match=r"dp_delta.*below 1/n"):
+        BtGANGenerator(seed=0, dp_epsilon=1.0, dp_delta=0.01, **TINY).fit(frame, schema)
+
+
+@pytest.mark.parametrize("params, fragment", [
+    ({"pac": 10}, "pac=10"),
+    ({"weighted_sampling": True}, "weighted_sampling"),
+    ({"validation_fraction": 0.2}, "validation_fraction"),
+    ({"rejection_sampling": True}, "rejection_sampling"),
+])
+def test_dp_refuses_steps_that_would_read_records_outside_the_accounting(params, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        BtGANGenerator(seed=0, dp_epsilon=1.0, batch_size=60, **params)
