@@ -132,20 +132,29 @@ def cmd_fairness(args: argparse.Namespace) -> None:
             row = run_one(variant, generator, params, seed, FAIRNESS_AUDITS, audit_params)
             _append(args.out, row)
             rows.append(row)
-    frame = _summary(rows, f"ACTG 175, {args.epochs} epochs, batch {args.batch_size}")
-    if {"ctgan", "btgan"} <= set(frame.variant):
-        m = frame.groupby("variant").mean(numeric_only=True)
-        ct, bt = m.loc["ctgan"], m.loc["btgan"]
-        print("\nacceptance (means over seeds):")
-        print(f"  dp_diff_synthetic: btgan {bt['fairness.dp_diff_synthetic']:.4f} vs half of ctgan "
-              f"{ct['fairness.dp_diff_synthetic'] / 2:.4f} -> {bt['fairness.dp_diff_synthetic'] <= ct['fairness.dp_diff_synthetic'] / 2}")
-        print(f"  auroc_tstr: btgan {bt['utility.auroc_tstr']:.4f} vs ctgan {ct['utility.auroc_tstr']:.4f} "
-              f"(diff {bt['utility.auroc_tstr'] - ct['utility.auroc_tstr']:+.4f}) -> "
-              f"{bt['utility.auroc_tstr'] >= ct['utility.auroc_tstr'] - 0.03}")
-        print(f"  bias_amplification: btgan {bt['fairness.bias_amplification']:.4f} vs ctgan "
-              f"{ct['fairness.bias_amplification']:.4f} -> {bt['fairness.bias_amplification'] <= ct['fairness.bias_amplification']}")
-        worst = frame[frame.variant == "btgan"].smallest_subgroup_share_error.max()
-        print(f"  smallest subgroup share error (worst seed): {worst:.4f} -> {worst <= 0.2}")
+    _acceptance(_summary(rows, f"ACTG 175, {args.epochs} epochs, batch {args.batch_size}"))
+
+
+def _acceptance(frame: pd.DataFrame) -> None:
+    if not {"ctgan", "btgan"} <= set(frame.variant):
+        return
+    m = frame.groupby("variant").mean(numeric_only=True)
+    ct, bt = m.loc["ctgan"], m.loc["btgan"]
+    print("\nacceptance (means over seeds):")
+    print(f"  dp_diff_synthetic: btgan {bt['fairness.dp_diff_synthetic']:.4f} vs half of ctgan "
+          f"{ct['fairness.dp_diff_synthetic'] / 2:.4f} -> {bt['fairness.dp_diff_synthetic'] <= ct['fairness.dp_diff_synthetic'] / 2}")
+    print(f"  auroc_tstr: btgan {bt['utility.auroc_tstr']:.4f} vs ctgan {ct['utility.auroc_tstr']:.4f} "
+          f"(diff {bt['utility.auroc_tstr'] - ct['utility.auroc_tstr']:+.4f}) -> "
+          f"{bt['utility.auroc_tstr'] >= ct['utility.auroc_tstr'] - 0.03}")
+    print(f"  bias_amplification: btgan {bt['fairness.bias_amplification']:.4f} vs ctgan "
+          f"{ct['fairness.bias_amplification']:.4f} -> {bt['fairness.bias_amplification'] <= ct['fairness.bias_amplification']}")
+    worst = frame[frame.variant == "btgan"].smallest_subgroup_share_error.max()
+    print(f"  smallest subgroup share error (worst seed): {worst:.4f} -> {worst <= 0.2}")
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    rows = [json.loads(line) for path in args.files for line in path.read_text().splitlines() if line.strip()]
+    _acceptance(_summary(rows, "results in " + ", ".join(str(p) for p in args.files)))
 
 
 def _unbiased(seed: int) -> pd.DataFrame:
@@ -186,7 +195,44 @@ def cmd_dp(args: argparse.Namespace) -> None:
     _summary(rows, f"differential privacy, {args.epochs} epochs")
 
 
+class _TimedEpochs:
+    """Stands in for the tqdm bar both trainers wrap their epoch loop in, and times each epoch."""
+
+    times: list[float] = []
+
+    def __init__(self, iterable, *args, **kwargs) -> None:
+        self.iterable = iterable
+
+    def __iter__(self):
+        last = time.perf_counter()
+        for item in self.iterable:
+            yield item
+            now = time.perf_counter()
+            _TimedEpochs.times.append(now - last)
+            last = now
+
+    def set_description(self, *args, **kwargs) -> None:
+        pass
+
+    set_postfix = close = set_description
+
+
+def _epoch_times(target: str, fit) -> list[float]:
+    """Seconds of each epoch of ``fit()``, read off the progress bar at ``target`` (patched)."""
+    from unittest import mock
+
+    _TimedEpochs.times = []
+    with mock.patch(target, _TimedEpochs), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit()
+    return list(_TimedEpochs.times)
+
+
 def cmd_speed(args: argparse.Namespace) -> None:
+    """Seconds per epoch of ctgan.CTGAN and btgan on the same table and batch size, in one run:
+    each epoch is timed where both trainers step their progress bar (preprocessing excluded)."""
+    from dataclasses import replace
+
     import torch
     from ctgan import CTGAN
     from ctgan.data_transformer import DataTransformer
@@ -196,56 +242,52 @@ def cmd_speed(args: argparse.Namespace) -> None:
     from synth.generators.btgan.encoding import TableTransformer
     from synth.generators.sdv_adapter import training_frame
     from synth.prepare import prepare
+    from synth.schema import ColumnKind, ColumnSpec, Schema
 
     torch.set_num_threads(args.threads)
     prep = prepare(DataConfig(**DATA), seed=0)
-    schema = prep.modelled
-    train = training_frame(prep.train, schema)
+    # ctgan.CTGAN refuses missing numeric values: both get the same table, cd496 imputed
+    # with its median and its missingness as a 0/1 column (what btgan encodes internally).
+    base = training_frame(prep.train, prep.modelled)
+    missing = base["cd496"].isna()
+    train = base.assign(cd496=base["cd496"].fillna(base["cd496"].median()), cd496_missing=missing.astype(int))
+    schema = Schema(tuple(replace(c, nullable=False) if c.name == "cd496" else c for c in prep.modelled.columns)
+                    + (ColumnSpec("cd496_missing", ColumnKind.CATEGORICAL, categories=(0, 1)),))
     discrete = [c.name for c in schema.columns if c.is_discrete]
+    # ctgan.CTGAN takes plain pandas columns: categories as objects, integers as floats.
     ct_frame = train.astype({c: "object" for c in discrete}).astype({"cd496": "float64"})
     load0 = os.getloadavg()
 
-    ctgan = CTGAN(epochs=args.epochs, batch_size=args.batch_size, verbose=False)
-    started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ctgan.fit(ct_frame, discrete_columns=discrete)
-    ct_total = time.perf_counter() - started
-    # CTGAN fits its transformer inside fit(): time it alone and subtract it.
-    started = time.perf_counter()
-    DataTransformer().fit(ct_frame, discrete)
-    ct_prep = time.perf_counter() - started
-
-    bt = BtGANGenerator(seed=0, epochs=args.epochs, batch_size=args.batch_size, validation_fraction=0,
-                        weighted_sampling=True, progress=False)
-    started = time.perf_counter()
-    bt.fit(prep.train, schema)
-    bt_total = time.perf_counter() - started
-    started = time.perf_counter()
-    TableTransformer(schema).fit(train, np.random.default_rng(0)).transform(train, np.random.default_rng(0))
-    bt_prep = time.perf_counter() - started
-    ct_epoch = (ct_total - ct_prep) / args.epochs
-    bt_epoch = (bt_total - bt_prep) / args.epochs
-    print(f"ACTG 175 train ({len(train)} rows), batch {args.batch_size}, {args.epochs} epochs, "
-          f"torch threads {args.threads}; load {load0} -> {os.getloadavg()}")
-    print(f"  ctgan.CTGAN  {ct_epoch:.4f} s/epoch (fit {ct_total:.2f} s incl. {ct_prep:.2f} s transformer)")
-    print(f"  btgan        {bt_epoch:.4f} s/epoch (fit {bt_total:.2f} s incl. {bt_prep:.2f} s encoding)")
-    print(f"  ratio btgan / ctgan seconds per epoch: {bt_epoch / ct_epoch:.2f}")
+    ct_times = _epoch_times("ctgan.synthesizers.ctgan.tqdm", lambda: CTGAN(
+        epochs=args.epochs, batch_size=args.batch_size, verbose=False).fit(ct_frame, discrete_columns=discrete))
+    bt_times = _epoch_times("tqdm.auto.tqdm", lambda: BtGANGenerator(
+        seed=0, epochs=args.epochs, batch_size=args.batch_size, validation_fraction=0, progress=False).fit(train, schema))
+    ct_epoch, bt_epoch = float(np.median(ct_times)), float(np.median(bt_times))
+    print(f"ACTG 175 train ({len(train)} rows), batch {args.batch_size}, {args.epochs} epochs each, torch threads "
+          f"{args.threads}; load {tuple(round(x, 1) for x in load0)} -> {tuple(round(x, 1) for x in os.getloadavg())}")
+    print(f"  ctgan.CTGAN  median {ct_epoch:.4f} s/epoch (mean {np.mean(ct_times):.4f})")
+    print(f"  btgan        median {bt_epoch:.4f} s/epoch (mean {np.mean(bt_times):.4f})")
+    print(f"  ratio btgan / ctgan seconds per epoch: {bt_epoch / ct_epoch:.2f} (median), "
+          f"{np.mean(bt_times) / np.mean(ct_times):.2f} (mean)")
 
     big = pd.concat([train] * (args.prep_rows // len(train) + 1), ignore_index=True).iloc[: args.prep_rows]
     rng = np.random.default_rng(1)
-    big = big.assign(**{c: big[c] * rng.uniform(0.95, 1.05, len(big)) for c in ("wtkg",)})
+    big["wtkg"] = big["wtkg"] * rng.uniform(0.95, 1.05, len(big))  # not only repeated values
     ct_big = big.astype({c: "object" for c in discrete}).astype({"cd496": "float64"})
     started = time.perf_counter()
-    dt = DataTransformer()
-    dt.fit(ct_big, discrete)
-    dt.transform(ct_big)
+    transformer = DataTransformer()
+    transformer.fit(ct_big, discrete)
+    ct_fit_s = time.perf_counter() - started
+    transformer.transform(ct_big)
     ct_big_s = time.perf_counter() - started
     started = time.perf_counter()
-    TableTransformer(schema).fit(big, rng).transform(big, rng)
+    ours = TableTransformer(schema).fit(big, rng)
+    bt_fit_s = time.perf_counter() - started
+    ours.transform(big, rng)
     bt_big_s = time.perf_counter() - started
-    print(f"preprocessing (fit + transform) of a {len(big)}-row table: ctgan DataTransformer {ct_big_s:.2f} s, "
-          f"btgan TableTransformer {bt_big_s:.3f} s (ratio {bt_big_s / ct_big_s:.3f}); load {os.getloadavg()}")
+    print(f"preprocessing of a {len(big)}-row table: ctgan DataTransformer fit {ct_fit_s:.2f} s, fit + transform "
+          f"{ct_big_s:.2f} s; btgan TableTransformer fit {bt_fit_s:.3f} s, fit + transform {bt_big_s:.3f} s "
+          f"(ratio {bt_big_s / ct_big_s:.3f}); load {tuple(round(x, 1) for x in os.getloadavg())}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -261,9 +303,12 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--shadow", action="store_true", help="dp: include the shadow-model attack (slow)")
         p.add_argument("--threads", type=int, default=1, help="speed: torch threads for both")
         p.add_argument("--prep-rows", type=int, default=10_000)
+    summary = sub.add_parser("summary", help="summarise JSON-lines result files of earlier runs")
+    summary.add_argument("files", type=Path, nargs="+")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
-    {"fairness": cmd_fairness, "no-bias": cmd_no_bias, "dp": cmd_dp, "speed": cmd_speed}[args.command](args)
+    commands = {"fairness": cmd_fairness, "no-bias": cmd_no_bias, "dp": cmd_dp, "speed": cmd_speed, "summary": cmd_summary}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

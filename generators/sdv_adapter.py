@@ -300,6 +300,26 @@ def _is_missing(value: Any) -> bool:
 # -- conditions -------------------------------------------------------------------------
 
 
+def sample_request(
+    generator: Generator, n: int, conditions: list[Condition] | None, seed: int | None
+) -> tuple[int, list[tuple[int, dict[str, Any]]]]:
+    """Check a ``sample(n, conditions, seed)`` call on ``generator``; return ``(seed, plan)``.
+
+    ``plan`` is ``[(n, {})]`` without conditions, else :func:`condition_plan`'s. Raises
+    :class:`SynthUserError` when the generator is not fitted and :class:`ConfigError`
+    for a bad ``n``, seed or condition.
+    """
+    if not generator.is_fitted:
+        raise SynthUserError(
+            f"Generator '{generator.name}' is not fitted: call fit(data, schema) or load(path) before sample()."
+        )
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ConfigError(f"sample(n): n must be a whole number >= 0, got {n!r}.")
+    seed = generator.seed if seed is None else check_seed(seed, "sample seed")
+    plan = [(int(n), {})] if conditions is None else condition_plan(conditions, int(n), generator.schema)
+    return seed, plan
+
+
 def condition_plan(
     conditions: list[Condition], n: int, schema: Schema
 ) -> list[tuple[int, dict[str, Any]]]:
@@ -538,14 +558,7 @@ class SDVGenerator(Generator):
         the condition's values; ``n`` must equal the sum of their rows. ``seed`` (default:
         the constructor's) fixes the rows: the same seed gives the same table.
         """
-        if not self.is_fitted:
-            raise SynthUserError(
-                f"Generator '{self.name}' is not fitted: call fit(data, schema) or load(path) before sample()."
-            )
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise ConfigError(f"sample(n): n must be a whole number >= 0, got {n!r}.")
-        seed = self.seed if seed is None else check_seed(seed, "sample seed")
-        plan = [(int(n), {})] if conditions is None else condition_plan(conditions, int(n), self.schema)
+        seed, plan = sample_request(self, n, conditions, seed)
         parts = []
         with seeded(seed), quiet_sdv():
             # SDV re-seeds its model with a fixed constant and rdt its transformers with

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from population import make_population, population_schema
+
 from synth.errors import ConfigError, DataError
 from synth.generators.base import Condition
 from synth.generators.btgan import BtGANGenerator
@@ -25,13 +25,7 @@ TINY = {"epochs": 4, "batch_size": 100, "embedding_dim": 16, "generator_dim": (3
         "classifier_dim": (16,), "progress": False}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # Shared, oversubscribed test machine: torch's thread pool costs more than it gains here.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -117,7 +117,7 @@ TINY = {"epochs": 3, "batch_size": 60, "embedding_dim": 8, "generator_dim": (16,
         "classifier_dim": (8,), "progress": False}
 
 
-def test_dp_fit_spends_at_most_the_target_and_says_so():
+def test_dp_fit_spends_at_most_the_target_and_says_so(tmp_path):
     frame, schema = _table(300)
     gen = BtGANGenerator(seed=0, dp_epsilon=2.0, **TINY).fit(frame, schema)
     privacy = gen.privacy
@@ -127,6 +127,10 @@ def test_dp_fit_spends_at_most_the_target_and_says_so():
     assert "subgroup counts" in privacy.notes
     out = gen.sample(200)
     assert list(out.columns) == schema.names and len(out) == 200
+    gen.save(tmp_path / "dp")
+    loaded = BtGANGenerator.load(tmp_path / "dp")
+    assert loaded.privacy == privacy
+    pd.testing.assert_frame_equal(loaded.sample(200), out)
 
 
 def test_dp_delta_of_one_over_n_or_more_is_refused_before_training(monkeypatch):

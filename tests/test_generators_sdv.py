@@ -12,7 +12,6 @@ from importlib.metadata import entry_points
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from population import make_population, population_schema
 
 from synth.errors import ConfigError, DataError, SynthUserError
@@ -36,14 +35,7 @@ FAST_PARAMS: dict[str, dict] = {
 NAMES = list(CLASSES)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    # The test machine is shared and oversubscribed: torch's intra-op thread pool then
-    # costs far more in synchronisation than it gains on these tiny networks.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

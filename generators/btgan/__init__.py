@@ -10,9 +10,11 @@ Numeric columns get mode-specific normalisation (:mod:`.gmm`, :mod:`.encoding`: 
 mixtures fitted for all columns at once, not one scikit-learn fit per column), discrete
 columns Gumbel-softmax outputs, nullable columns missing-value indicators. CTGAN's
 conditional vector and training-by-sampling (:mod:`.sampler`), PacGAN packing (``pac``
-rows per critic input) and the gradient penalty stabilise training on small tables; early
-stopping watches the energy distance of generated rows to records held out from the
-training split (:mod:`.validation`). All networks are row-wise (layer norm, no batch norm).
+rows per critic input) and the gradient penalty stabilise training on small tables; the
+output comes from an exponential moving average of the generator's weights, and early
+stopping keeps the average whose rows are closest (energy distance) to records held out
+from the training split (:mod:`.validation`). All networks are row-wise (layer norm, no
+batch norm, no dropout).
 
 **Division of labour in a row** (:mod:`.layout`). The *sensitive* columns are not
 generated: every row is conditioned on its subgroup (the intersection of the sensitive
@@ -23,22 +25,24 @@ probabilities). Everything else comes from the generator.
 
 **(i) Information-constrained generation** (:mod:`.fairness`). The paper asks the data
 generation process to be a fair transformation for a chosen fairness notion. Here the
-constraint acts where the outcome is made: the classifier's *fair head* is trained on the
-records (cross-entropy) and, on batches of generated rows drawn like the output, pays
-``fairness_weight`` times the spread of the subgroups' mean outcome probabilities
-(demographic parity) or the same spread within each true class, the true class given by a
-second, unconstrained *reference head* (equalized odds). The generated features are
-detached in the penalty, so fairness is reached by relabelling, not by moving subgroups'
-features; ``fairness_weight`` trades label fidelity for fairness (0 turns it off). Where the
-outcome is already independent of the subgroups the penalty is ~0 and changes nothing.
+constraint acts where the outcome is made: the classifier's *fair head* learns the outcome
+from the records (cross-entropy, importance-weighted so the tilted draws of training-by-
+sampling do not bias its rates) and pays ``fairness_weight`` times a dependence penalty:
+the spread across subgroups of the distribution of its scores (demographic parity; or
+the same within each true class, given by an unconstrained *reference head*, for
+equalized odds), on generated rows drawn like the output and on records drawn uniformly
+(generated rows only with DP). The features are detached in the penalty, so fairness is
+reached by how the outcome is assigned, not by moving subgroups' features;
+``fairness_weight`` trades label fidelity for fairness (0 turns it off). Where the outcome
+is already independent of the subgroups the penalty is ~0 and changes nothing.
 
 **(ii) Score-based weighted sampling** (:mod:`.weights`). The paper weights training
 samples by a density score so that under-represented regions are learned. Here the score
 is the distance to the k-th nearest other training record in synth's shared mixed-type
-encoding (exact search, :mod:`synth.neighbors`), the weight that distance over its median,
-capped at ``weight_cap`` and renormalised; training-by-sampling draws records within a
-condition level by these weights. Output shares are unaffected (they are set by
-conditioning, above).
+encoding (exact search, :mod:`synth.neighbors`); records fall into equal-count density
+buckets, sparse buckets are drawn up to ``weight_cap`` times as often, and the bucket is a
+condition of the generator that sampling draws with its real frequency, so the output
+keeps the real distribution (and subgroup shares are set by conditioning, above).
 
 **Discriminator rejection sampling** (:mod:`.rejection`, optional): the critic's scores are
 calibrated into a density-ratio logit after training; packs are accepted as in Azadi et al.
@@ -47,9 +51,9 @@ calibrated into a density-ratio logit after training; packs are accepted as in A
 the critic and the classifier jointly (per-record gradients by ``torch.func``, clipped and
 noised by Opacus' ``DPOptimizer``), Poisson batches, ``pac = 1``, subgroup counts released
 with the Gaussian mechanism, both composed by Opacus' RDP accountant; fixed encoding modes
-from the schema's bounds, no density weights, no training-by-sampling, no early stopping
-and no rejection sampling (each would read records outside the accounting).
-``generator.privacy`` states the epsilon actually spent.
+from the schema's bounds, no density weights, no training-by-sampling, no fairness penalty
+on records, no early stopping and no rejection sampling (each would read records outside
+the accounting). ``generator.privacy`` states the epsilon actually spent.
 
 Device: ``device: auto`` trains on CUDA when available; same-seed output is identical on
 the CPU (CUDA kernels may differ in the last bits).

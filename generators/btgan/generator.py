@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,17 +21,10 @@ from synth.generators.btgan.layout import RowLayout
 from synth.generators.btgan.params import BtGANParams
 from synth.generators.btgan.rejection import RejectionSampler
 from synth.generators.btgan.sampler import ConditionLayout, Conditions, ConditionTable, TrainingSampler
-from synth.generators.btgan.trainer import (
-    Networks,
-    PlainRecordStep,
-    Records,
-    Trainer,
-    TrainingLog,
-    record_optimizer,
-)
+from synth.generators.btgan.trainer import Networks, PlainRecordStep, Records, Trainer, TrainingLog, record_optimizer
 from synth.generators.btgan.validation import EarlyStopping
 from synth.generators.btgan.weights import bucket_weights, density_buckets, density_scores
-from synth.generators.sdv_adapter import check_seed, condition_plan, seeded, to_schema_dtypes, training_frame
+from synth.generators.sdv_adapter import check_seed, sample_request, seeded, to_schema_dtypes, training_frame
 from synth.schema import ColumnKind, ColumnSpec, Schema
 
 MAX_INTEGER_LEVELS = 20  # an integer outcome or sensitive column with at most this many values is discrete
@@ -155,14 +147,10 @@ class BtGANGenerator(Generator):
         transformer = TableTransformer(schema, fixed_modes=p.dp, n_modes=p.n_modes).fit(train, rng)
         layout = RowLayout(transformer, sensitive, target)
         subgroups = Subgroups(sensitive, transformer)
-        cond_columns = tuple(b.column for b in transformer.blocks if b.column in transformer.levels
-                             and b.column not in sensitive and b.column != target) if not p.dp else ()
         weighted = p.effective_weighted_sampling
-        conditions = ConditionLayout(
-            cond_columns, tuple(len(transformer.levels[c]) for c in cond_columns),
-            tuple(s for s in layout.generated_spans if s.column in cond_columns and s.role == "level"),
-            buckets=p.density_buckets if weighted else 0,
-        )
+        conditions = _condition_layout(transformer, layout, sensitive, dp=p.dp,
+                                       buckets=p.density_buckets if weighted else 0)
+        cond_columns = conditions.columns
         counts = subgroups.counts(subgroups.of_frame(frame, transformer))
         train_groups = subgroups.of_frame(train, transformer)
         train_codes = np.stack([transformer.codes(train, c) for c in cond_columns], axis=1) \
@@ -298,14 +286,7 @@ class BtGANGenerator(Generator):
         ``conditions`` the rows are each condition's rows in turn; conditions may fix
         discrete columns only. ``seed`` (default: the constructor's) fixes the rows.
         """
-        if not self.is_fitted:
-            raise SynthUserError(
-                f"Generator '{self.name}' is not fitted: call fit(data, schema) or load(path) before sample()."
-            )
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-            raise ConfigError(f"sample(n): n must be a whole number >= 0, got {n!r}.")
-        seed = self.seed if seed is None else check_seed(seed, "sample seed")
-        plan = [(int(n), {})] if conditions is None else condition_plan(conditions, int(n), self.schema)
+        seed, plan = sample_request(self, n, conditions, seed)
         with seeded(seed):
             rng = np.random.default_rng(seed)
             if self._rejection is not None:
@@ -392,8 +373,7 @@ class BtGANGenerator(Generator):
             "schema": self.schema.to_dict(), "roles": self._roles,
             "transformer": self._transformer.to_dict(), "training_shares": nets.shares.tolist(),
             "output_shares": self._output_shares.tolist(),
-            "condition_table": {"cells": nets.table.cells.tolist(), "group_buckets": nets.table.group_buckets.tolist(),
-                                "buckets": nets.table.buckets},
+            "condition_table": nets.table.to_dict(),
             "rejection": self._rejection.to_dict() if self._rejection is not None else None,
             "privacy": self.privacy.to_dict(),
             "training": {"epochs_run": self.training_log.epochs_run, "best_epoch": self.training_log.best_epoch}
@@ -413,24 +393,17 @@ class BtGANGenerator(Generator):
         model_schema = schema
         for column, levels in roles["discrete"].items():
             spec = schema.column(column)
-            model_schema = model_schema.replace_column(replace(spec, kind=ColumnKind.CATEGORICAL, categories=tuple(levels))
-                                                       if spec.kind not in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN) else spec)
+            if not spec.is_discrete:  # a small-range integer column modelled as categorical
+                model_schema = model_schema.replace_column(
+                    replace(spec, kind=ColumnKind.CATEGORICAL, categories=tuple(levels)))
         transformer = TableTransformer.from_dict(model_schema, meta["transformer"])
-        for column in list(transformer.levels):
-            transformer.levels[column] = [_restore_level(v, model_schema.column(column)) for v in transformer.levels[column]]
+        for column, levels in transformer.levels.items():
+            transformer.levels[column] = [_restore_level(v, model_schema.column(column)) for v in levels]
         layout = RowLayout(transformer, roles["sensitive"], roles["target"])
         subgroups = Subgroups(roles["sensitive"], transformer)
-        cond_columns = tuple(b.column for b in transformer.blocks if b.column in transformer.levels
-                             and b.column not in roles["sensitive"] and b.column != roles["target"]) if not p.dp else ()
-        saved = meta["condition_table"]
-        table = ConditionTable(np.asarray(saved["cells"], dtype=np.float64).reshape(len(subgroups), len(cond_columns), -1,
-                                                                                    len(saved["group_buckets"][0])),
-                               np.asarray(saved["group_buckets"], dtype=np.float64), buckets=bool(saved["buckets"]))
-        conditions = ConditionLayout(
-            cond_columns, tuple(len(transformer.levels[c]) for c in cond_columns),
-            tuple(s for s in layout.generated_spans if s.column in cond_columns and s.role == "level"),
-            buckets=p.density_buckets if table.buckets else 0,
-        )
+        table = ConditionTable.from_dict(meta["condition_table"])
+        conditions = _condition_layout(transformer, layout, roles["sensitive"], dp=p.dp,
+                                       buckets=p.density_buckets if table.buckets else 0)
         nets = Networks.build(p, layout, conditions, subgroups.onehots, np.asarray(meta["training_shares"]), table,
                               _device(p.device))
         nets.load_state(state)
@@ -445,6 +418,17 @@ class BtGANGenerator(Generator):
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _condition_layout(transformer: TableTransformer, layout: RowLayout, sensitive: list[str], *, dp: bool,
+                      buckets: int) -> ConditionLayout:
+    """Condition columns: every discrete column but the sensitive ones and the outcome (none with DP)."""
+    columns = () if dp else tuple(b.column for b in transformer.blocks if b.column in transformer.levels
+                                  and b.column not in sensitive and b.column != layout.target)
+    return ConditionLayout(
+        columns, tuple(len(transformer.levels[c]) for c in columns),
+        tuple(s for s in layout.generated_spans if s.column in columns and s.role == "level"), buckets=buckets,
+    )
 
 
 def _device(choice: str) -> torch.device:

@@ -169,6 +169,15 @@ class ConditionTable:
         np.add.at(group_buckets, (groups, b), 1.0)
         return cls(cells, group_buckets, buckets=buckets is not None)
 
+    def to_dict(self) -> dict:
+        return {"shape": list(self.cells.shape), "cells": self.cells.ravel().tolist(),
+                "group_buckets": self.group_buckets.tolist(), "buckets": self.buckets}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ConditionTable:
+        cells = np.asarray(d["cells"], dtype=np.float64).reshape(d["shape"])
+        return cls(cells, np.asarray(d["group_buckets"], dtype=np.float64), buckets=bool(d["buckets"]))
+
     @classmethod
     def empty(cls, n_groups: int) -> ConditionTable:
         return cls(np.zeros((n_groups, 0, 0, 1)), np.ones((n_groups, 1)), buckets=False)
