@@ -8,16 +8,18 @@ the train/holdout split and every generator's seed.
 Subcommands (results are appended as JSON lines to ``--out`` and summarised at the end):
 
 - ``fairness``: ``ctgan``, ``btgan`` and two ablations (``fairness_weight: 0``;
-  ``weighted_sampling: false``), audits utility, fairness, subgroup fidelity, coverage and
-  detection. Prints mean and standard deviation over seeds and checks the issue's
+  ``weighted_sampling: false``), audits utility, fairness and subgroup fidelity. Prints mean and standard deviation over seeds and checks the issue's
   acceptance criteria: ``fairness.dp_diff_synthetic`` at most half of CTGAN's,
   ``utility.auroc_tstr`` within 0.03 of CTGAN's, ``fairness.bias_amplification`` no worse,
   the smallest race x gender subgroup's output share within 20 % of its real share.
-- ``no-bias``: a table where the outcome is independent of race and gender (ACTG 175 with
-  ``cens`` permuted within strata of the other columns' ... see ``_unbiased``); btgan with
-  the penalty on and off; utility must not drop.
+- ``no-bias``: ACTG 175 with the (race, gender) pairs shuffled across rows, so the outcome
+  (and every other column) is independent of them; btgan with the penalty on and off;
+  utility must not drop.
 - ``dp``: btgan without DP and at epsilon 1 and 10: the epsilon spent, the membership
   audit's AUC and empirical epsilon lower bound.
+- ``floor``: the ``fairness.dp_diff_synthetic`` a perfectly fair model would show on each
+  seed's holdout: a subgroup-blind predictor flagging the training prevalence at random,
+  simulated (the metric is a maximum over small subgroups, so it is not 0).
 - ``speed``: seconds per epoch of ``ctgan.CTGAN`` (the package) and of ``btgan`` on the same
   data and batch size, in one run, as a ratio; preprocessing time of both on a 10k-row table.
 
@@ -46,7 +48,7 @@ import pandas as pd
 
 DATA = {"source": "builtin:actg175", "target": "cens", "sensitive": ["race", "gender"],
         "split": {"holdout_fraction": 0.25}}
-FAIRNESS_AUDITS = ["utility", "fairness", "subgroup_fidelity", "coverage", "detection"]
+FAIRNESS_AUDITS = ["utility", "fairness", "subgroup_fidelity"]
 HEADLINES = ["fairness.dp_diff_synthetic", "fairness.dp_diff_real", "utility.auroc_tstr", "utility.auroc_trtr",
              "fairness.bias_amplification", "fairness.eo_diff_synthetic", "fidelity.subgroup_worst_marginal_score",
              "fidelity.coverage", "fidelity.recall", "fidelity.detection_auc", "smallest_subgroup_share_error",
@@ -158,14 +160,13 @@ def cmd_summary(args: argparse.Namespace) -> None:
 
 
 def _unbiased(seed: int) -> pd.DataFrame:
-    """ACTG 175 with 'cens' permuted among rows, independently of everything (so of race and gender too),
-    then made learnable again: the outcome is redrawn from a logistic model of two non-sensitive columns."""
+    """ACTG 175 with its (race, gender) pairs shuffled across rows: subgroup sizes stay, every
+    dependence of the outcome (or any column) on race and gender is gone."""
     from synth.data.datasets import load_dataset
 
     frame = load_dataset("actg175")[0].copy()
-    rng = np.random.default_rng(seed)
-    z = (frame["cd420"] - frame["cd420"].mean()) / frame["cd420"].std() + 0.002 * (frame["days"] - frame["days"].mean())
-    frame["cens"] = (rng.uniform(size=len(frame)) < 1 / (1 + np.exp(-(-1.2 - 1.5 * z)))).astype(int)
+    order = np.random.default_rng(seed).permutation(len(frame))
+    frame[["race", "gender"]] = frame[["race", "gender"]].to_numpy()[order]
     return frame
 
 
@@ -176,7 +177,8 @@ def cmd_no_bias(args: argparse.Namespace) -> None:
         for variant, extra in (("btgan", {}), ("btgan_no_penalty", {"fairness_weight": 0.0})):
             params = {"epochs": args.epochs, "batch_size": args.batch_size, "progress": False, **extra}
             row = run_one(variant, "btgan", params, seed, ["utility", "fairness"],
-                          {"fairness": {"n_boot": 50}, "utility": {"n_boot": 50}}, frame=frame)
+                          {"fairness": {"n_boot": 50}, "utility": {"n_boot": 50}},
+                          data={**DATA, "identifiers": ["pidnum"]}, frame=frame)
             _append(args.out, row)
             rows.append(row)
     _summary(rows, "outcome independent of race and gender")
@@ -226,6 +228,30 @@ def _epoch_times(target: str, fit) -> list[float]:
         warnings.simplefilter("ignore")
         fit()
     return list(_TimedEpochs.times)
+
+
+def cmd_floor(args: argparse.Namespace) -> None:
+    from fairlearn.metrics import demographic_parity_difference
+
+    from synth.config.model import DataConfig
+    from synth.prepare import prepare
+
+    floors = []
+    for seed in args.seeds:
+        prep = prepare(DataConfig(**DATA), seed=seed)
+        hold = prep.holdout
+        groups = [hold["race"].astype(str), hold["gender"].astype(str),
+                  hold["race"].astype(str) + "|" + hold["gender"].astype(str)]
+        rate = float(prep.train["cens"].astype(float).mean())
+        rng = np.random.default_rng(seed)
+        sims = [max(demographic_parity_difference(np.zeros(len(hold)), rng.uniform(size=len(hold)) < rate,
+                                                  sensitive_features=g) for g in groups) for _ in range(args.sims)]
+        floors.append(float(np.mean(sims)))
+        sizes = (groups[2].value_counts()).to_dict()
+        print(f"seed {seed}: holdout {len(hold)} rows, race|gender sizes {sizes}; a fair random predictor at rate "
+              f"{rate:.3f} shows dp_diff {np.mean(sims):.4f} on average (5-95 %: {np.quantile(sims, 0.05):.4f}-"
+              f"{np.quantile(sims, 0.95):.4f}, {args.sims} draws)")
+    print(f"mean over seeds: {np.mean(floors):.4f}")
 
 
 def cmd_speed(args: argparse.Namespace) -> None:
@@ -293,7 +319,7 @@ def cmd_speed(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("fairness", "no-bias", "dp", "speed"):
+    for name in ("fairness", "no-bias", "dp", "speed", "floor"):
         p = sub.add_parser(name)
         p.add_argument("--epochs", type=int, default=300)
         p.add_argument("--batch-size", type=int, default=500)
@@ -303,11 +329,13 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--shadow", action="store_true", help="dp: include the shadow-model attack (slow)")
         p.add_argument("--threads", type=int, default=1, help="speed: torch threads for both")
         p.add_argument("--prep-rows", type=int, default=10_000)
+        p.add_argument("--sims", type=int, default=500, help="floor: simulated predictors per seed")
     summary = sub.add_parser("summary", help="summarise JSON-lines result files of earlier runs")
     summary.add_argument("files", type=Path, nargs="+")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
-    commands = {"fairness": cmd_fairness, "no-bias": cmd_no_bias, "dp": cmd_dp, "speed": cmd_speed, "summary": cmd_summary}
+    commands = {"fairness": cmd_fairness, "no-bias": cmd_no_bias, "dp": cmd_dp, "speed": cmd_speed,
+                "floor": cmd_floor, "summary": cmd_summary}
     commands[args.command](args)
 
 

@@ -46,7 +46,8 @@ def delta_adjusted_bound(metric: Metric, delta: float) -> float:
     return max(0.0, math.log(top / bottom))
 
 
-def dp_claim_check(privacy: PrivacyGuarantee | Mapping[str, Any] | None, metrics: Mapping[str, Metric]) -> GateOutcome | None:
+def dp_claim_check(privacy: PrivacyGuarantee | Mapping[str, Any] | None,
+                   metrics: Mapping[str, Metric]) -> GateOutcome | None:
     """A failed/passed gate outcome: is every membership attack's epsilon bound within the DP claim?
 
     Returns ``None`` when there is nothing to check: no DP claim (no finite epsilon), or no

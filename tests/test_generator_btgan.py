@@ -86,9 +86,11 @@ def test_subgroup_shares_are_the_real_ones_or_the_targets(fitted, train):
 
 
 def test_conditions_on_discrete_columns_are_honoured(fitted):
-    out = fitted.sample(60, conditions=[Condition(40, {"sex": "F", "diabetes": True}), Condition(20, {"race": "asian"})])
+    out = fitted.sample(70, conditions=[Condition(40, {"sex": "F", "diabetes": True}), Condition(20, {"race": "asian"}),
+                                        Condition(10, {"outcome": 1})])
     assert (out.iloc[:40].sex == "F").all() and out.iloc[:40].diabetes.all()
-    assert (out.iloc[40:].race == "asian").all()
+    assert (out.iloc[40:60].race == "asian").all()
+    assert (out.iloc[60:].outcome == 1).all()  # the outcome by rejection on the classifier's draws
     with pytest.raises(ConfigError, match="discrete columns only"):
         fitted.sample(5, conditions=[Condition(5, {"bmi": 30.0})])
     with pytest.raises(ConfigError, match="not a level of 'race'"):

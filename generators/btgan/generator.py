@@ -79,7 +79,8 @@ class BtGANGenerator(Generator):
                 raise ConfigError(f"{where} names '{column}', which is not a modelled column of the data."
                                   + did_you_mean(column, schema.names) + f" Columns: {', '.join(schema.names)}.")
         if target in sensitive:
-            raise ConfigError(f"'{target}' is both the outcome and a sensitive column; drop it from the sensitive columns.")
+            raise ConfigError(f"'{target}' is both the outcome and a sensitive column; "
+                              "drop it from the sensitive columns.")
         if p.fairness_weight > 0 and not sensitive:
             raise ConfigError(
                 "btgan's fairness penalty needs at least one sensitive column (data.sensitive or "
@@ -339,7 +340,8 @@ class BtGANGenerator(Generator):
         kept, total = [], 0
         for _ in range(MAX_SAMPLING_ROUNDS):
             fix = (nets.conditions.columns.index(fixed[0]), fixed[1]) if fixed is not None else None
-            row, cond, _, _ = nets.generate(nets.table.draw(np.full(chunk, g), rng, fixed=fix), hard=True, averaged=True)
+            asked = nets.table.draw(np.full(chunk, g), rng, fixed=fix)
+            row, cond, _, _ = nets.generate(asked, hard=True, averaged=True)
             ok = torch.ones(chunk, dtype=torch.bool, device=row.device)
             for c, k in checks + ([fixed] if fixed else []):
                 block = t.block(c)
@@ -449,8 +451,8 @@ def _discrete_spec(spec: ColumnSpec, *, role: str) -> ColumnSpec:
         return replace(spec, kind=ColumnKind.CATEGORICAL, categories=levels)
     raise ConfigError(
         f"The {role} '{spec.name}' is {spec.kind.value}; btgan needs it discrete (categorical, boolean, or an integer "
-        f"with at most {MAX_INTEGER_LEVELS} values). Declare it categorical in data.columns.{spec.name}.kind, or bin it "
-        "into a categorical column first."
+        f"with at most {MAX_INTEGER_LEVELS} values). Declare it categorical in data.columns.{spec.name}.kind, or "
+        "bin it into a categorical column first."
     )
 
 

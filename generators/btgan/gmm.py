@@ -144,7 +144,8 @@ def fit_mixtures(
     return _pruned(means, stds, weights, active, min_weight)
 
 
-def _pruned(means: np.ndarray, stds: np.ndarray, weights: np.ndarray, active: np.ndarray, min_weight: float) -> Mixtures:
+def _pruned(means: np.ndarray, stds: np.ndarray, weights: np.ndarray, active: np.ndarray,
+            min_weight: float) -> Mixtures:
     """Drop components below ``min_weight`` (keeping at least the heaviest), renormalise, and
     move each column's active components to the front, heaviest first."""
     keep = active & (weights >= min_weight)

@@ -50,15 +50,17 @@ class Subgroups:
 
     def of_frame(self, frame: pd.DataFrame, transformer: TableTransformer) -> np.ndarray:
         """(n,) subgroup index of every row of ``frame``."""
-        codes = np.stack([transformer.codes(frame, c) for c in self.columns], axis=1) if self.columns else np.zeros((len(frame), 0))
-        return self.of_codes(codes)
+        if not self.columns:
+            return np.zeros(len(frame), dtype=np.int64)
+        return self.of_codes(np.stack([transformer.codes(frame, c) for c in self.columns], axis=1))
 
     def counts(self, groups: np.ndarray) -> np.ndarray:
         """(G,) rows per subgroup."""
         return np.bincount(groups, minlength=len(self)).astype(np.float64)
 
     def label(self, g: int) -> str:
-        return ", ".join(f"{c}={_show(self.levels[j][self.combos[g, j]])}" for j, c in enumerate(self.columns)) or "all rows"
+        parts = [f"{c}={_show(self.levels[j][self.combos[g, j]])}" for j, c in enumerate(self.columns)]
+        return ", ".join(parts) or "all rows"
 
     def matching(self, values: dict[str, Any], where: str) -> np.ndarray:
         """(G,) bool: subgroups whose levels agree with ``values`` (sensitive column -> value)."""
@@ -95,8 +97,8 @@ class Subgroups:
         rest = np.isnan(fixed)
         if total > 1 + 1e-9 or (total < 1 - 1e-9 and real[rest].sum() == 0):
             raise ConfigError(
-                f"generator.params.subgroup_shares add up to {total:.4g}; they must add up to at most 1, and to exactly 1 "
-                "when they list every subgroup that has rows."
+                f"generator.params.subgroup_shares add up to {total:.4g}; they must add up to at most 1, and to "
+                "exactly 1 when they list every subgroup that has rows."
             )
         out = np.where(rest, 0.0, fixed)
         if rest.any() and real[rest].sum() > 0:

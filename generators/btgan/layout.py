@@ -41,7 +41,8 @@ class RowLayout:
         self.row_width = transformer.width
         self._to_row = torch.as_tensor(np.argsort(order))
         self.features_index = np.sort(np.concatenate([self.generated_index, self.sensitive_index]))
-        self._features_of_parts = torch.as_tensor(np.argsort(np.concatenate([self.generated_index, self.sensitive_index])))
+        parts = np.concatenate([self.generated_index, self.sensitive_index])
+        self._features_of_parts = torch.as_tensor(np.argsort(parts))
         self.generated_width = int(self.generated_index.size)
         self.sensitive_width = int(self.sensitive_index.size)
         self.outcome_width = int(self.outcome_index.size)

@@ -65,8 +65,10 @@ def _critic_term(d: Callable[[torch.Tensor], torch.Tensor], batch: RecordBatch, 
     return d(batch.fake).mean() - d(batch.real).mean() + penalty
 
 
-def _classifier_term(c: Callable[[torch.Tensor], torch.Tensor], reference: Callable[[torch.Tensor], torch.Tensor] | None,
-                     batch: RecordBatch) -> torch.Tensor:
+Net = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _classifier_term(c: Net, reference: Net | None, batch: RecordBatch) -> torch.Tensor:
     def ce(logits: torch.Tensor) -> torch.Tensor:
         if batch.weight is None:
             return F.cross_entropy(logits, batch.outcome)
@@ -78,7 +80,8 @@ def _classifier_term(c: Callable[[torch.Tensor], torch.Tensor], reference: Calla
     return loss
 
 
-def record_losses(d: Discriminator, c: OutcomeClassifier, batch: RecordBatch, gp_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+def record_losses(d: Discriminator, c: OutcomeClassifier, batch: RecordBatch,
+                  gp_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(critic loss, classifier loss), each the batch mean, with autograd graphs."""
     critic = _critic_term(d, batch, d.pac, gp_weight, _autograd_input_grad)
     return critic, _classifier_term(c, c.reference, batch)
@@ -104,8 +107,8 @@ def per_record_gradients(
         single = RecordBatch(real[None], fake[None], mix[None], features[None], outcome[None])
         d_fn = lambda x: functional_call(d, dp, (x,))  # noqa: E731
         fair = lambda x: functional_call(c, cp, (x,))  # noqa: E731
-        ref = (lambda x: functional_call(c.reference, {k[len("reference."):]: v for k, v in cp.items()
-                                                       if k.startswith("reference.")}, (x,))) if c.reference is not None else None
+        ref_params = {k[len("reference."):]: v for k, v in cp.items() if k.startswith("reference.")}
+        ref = (lambda x: functional_call(c.reference, ref_params, (x,))) if c.reference is not None else None  # noqa: E731
         critic = _critic_term(d_fn, single, 1, gp_weight, _func_input_grad)
         classifier = _classifier_term(fair, ref, single)
         return critic + classifier, (critic, classifier)

@@ -19,7 +19,7 @@ class SubgroupShare(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    values: dict[str, Any] = Field(description="sensitive column -> level; every sensitive column once")
+    values: dict[str, Any] = Field(description="sensitive column -> level, every sensitive column once")
     share: float = Field(gt=0, le=1, description="share of the synthetic rows in this subgroup")
 
 
@@ -32,7 +32,7 @@ class BtGANParams(GeneratorParams):
     embedding_dim: PositiveInt = Field(128, description="Size of the generator's noise vector.")
     generator_dim: tuple[PositiveInt, ...] = Field((256, 256), description="Widths of the generator's residual layers.")
     discriminator_dim: tuple[PositiveInt, ...] = Field((256, 256), description="Widths of the discriminator's layers.")
-    classifier_dim: tuple[PositiveInt, ...] = Field((128, 128), description="Widths of the outcome classifier's layers.")
+    classifier_dim: tuple[PositiveInt, ...] = Field((128, 128), description="Widths of the outcome classifier layers.")
     generator_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the generator.")
     discriminator_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the discriminator.")
     classifier_lr: float = Field(1e-3, gt=0, description="Adam learning rate of the outcome classifier.")
@@ -54,7 +54,7 @@ class BtGANParams(GeneratorParams):
 
     # -- information-constrained generation ---------------------------------------------
     sensitive: list[str] | None = Field(
-        None, description="Sensitive columns (their intersection is the subgroup); default: the schema's sensitive role."
+        None, description="Sensitive columns (their intersection is the subgroup); default: the schema's sensitive."
     )
     fairness: FairnessNotion = Field("demographic_parity", description="The fairness notion the penalty enforces.")
     fairness_weight: float = Field(
@@ -66,14 +66,14 @@ class BtGANParams(GeneratorParams):
         None, description="Draw training rows by density-score weight (default on; off, and required off, with DP)."
     )
     density_neighbors: PositiveInt = Field(5, description="k of the k-nearest-neighbour density score.")
-    density_buckets: int = Field(5, ge=2, le=50, description="Equal-count density buckets the weights and conditions use.")
+    density_buckets: int = Field(5, ge=2, le=50, description="Equal-count density buckets (weights and conditions).")
     weight_cap: float = Field(5.0, ge=1, description="Largest weight relative to the median row (caps outliers).")
     subgroup_shares: list[SubgroupShare] | None = Field(
         None, description="Target output shares of subgroups; unlisted subgroups share the rest as in the real data."
     )
 
     # -- sampling --------------------------------------------------------------------------
-    rejection_sampling: bool = Field(False, description="Discriminator rejection sampling at sample time (not with DP).")
+    rejection_sampling: bool = Field(False, description="Discriminator rejection sampling when sampling (not with DP).")
     rejection_quantile: float = Field(
         0.5, gt=0, lt=1, description="Quantile of the acceptance score used as its offset: higher rejects more."
     )
@@ -81,7 +81,7 @@ class BtGANParams(GeneratorParams):
     # -- early stopping --------------------------------------------------------------------
     validation_fraction: float | None = Field(
         None, ge=0, lt=0.5,
-        description="Training rows held out for early stopping (default 0.1; 0 turns it off; 0, and required, with DP).",
+        description="Training rows held out for early stopping (default 0.1; 0 turns it off, as required with DP).",
     )
     validation_every: PositiveInt = Field(5, description="Epochs between validation checks.")
     patience: PositiveInt = Field(10, description="Checks without improvement before training stops.")

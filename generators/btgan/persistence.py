@@ -53,7 +53,8 @@ def read(path: Path, generator: str) -> tuple[dict[str, dict[str, torch.Tensor]]
     path = Path(path)
     sidecar = path / SIDECAR
     if not sidecar.is_file():
-        raise DataError(f"'{path}' is not a saved '{generator}' generator: {SIDECAR} is missing. Pass the folder save() wrote.")
+        raise DataError(f"'{path}' is not a saved '{generator}' generator: {SIDECAR} is missing. "
+                        "Pass the folder save() wrote.")
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -288,7 +288,8 @@ class Trainer:
 class PlainRecordStep:
     """The non-private step on records: mean losses, autograd, one Adam step for both networks."""
 
-    def __init__(self, d: Discriminator, c: OutcomeClassifier, optimizer: torch.optim.Optimizer, gp_weight: float) -> None:
+    def __init__(self, d: Discriminator, c: OutcomeClassifier, optimizer: torch.optim.Optimizer,
+                 gp_weight: float) -> None:
         self.d, self.c, self.optimizer, self.gp_weight = d, c, optimizer, gp_weight
 
     def __call__(self, batch: RecordBatch) -> tuple[float, float]:

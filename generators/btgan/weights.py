@@ -53,7 +53,8 @@ def density_buckets(scores: np.ndarray, n_buckets: int) -> np.ndarray:
 
 
 def bucket_weights(scores: np.ndarray, buckets: np.ndarray, n_buckets: int, *, cap: float = 5.0) -> np.ndarray:
-    """(n,) sampling weight of each record (its bucket's, mean 1 over the records); all 1 without density differences."""
+    """(n,) sampling weight of each record: its bucket's, mean 1 over the records (all 1 without density
+    differences)."""
     scale = float(np.median(scores)) if len(scores) else 0.0
     if scale <= 0:
         scale = float(scores.mean()) if len(scores) else 0.0
