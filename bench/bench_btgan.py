@@ -50,7 +50,8 @@ DATA = {"source": "builtin:actg175", "target": "cens", "sensitive": ["race", "ge
         "split": {"holdout_fraction": 0.25}}
 FAIRNESS_AUDITS = ["utility", "fairness", "subgroup_fidelity"]
 HEADLINES = ["fairness.dp_diff_synthetic", "fairness.dp_diff_real", "utility.auroc_tstr", "utility.auroc_trtr",
-             "fairness.bias_amplification", "fairness.eo_diff_synthetic", "fidelity.subgroup_worst_marginal_score",
+             "fairness.bias_amplification", "gap_real_train", "gap_synthetic_20k", "positive_rate_real_train",
+             "positive_rate_synthetic_20k", "fairness.eo_diff_synthetic", "fidelity.subgroup_worst_marginal_score",
              "fidelity.coverage", "fidelity.recall", "fidelity.detection_auc", "smallest_subgroup_share_error",
              "membership.auc", "membership.epsilon_lower_bound_max", "epsilon_spent", "fit_seconds"]
 
@@ -84,7 +85,7 @@ def run_one(variant: str, generator: str, params: dict, seed: int, audits: list[
         cfg = {"name": f"bench-{variant}", "seed": seed, "data": data or DATA,
                "generator": {"name": generator, "params": params},
                "audit": {"audits": audits, "params": audit_params}, "gates": [],
-               "output": {"dir": tmp, "formats": ["csv"], "report": False}}
+               "output": {"dir": tmp, "formats": ["csv"], "report": False, "save_generator": True}}
         started = time.perf_counter()
         run = synth.generate(cfg, data=frame)
         seconds = time.perf_counter() - started
@@ -94,6 +95,7 @@ def run_one(variant: str, generator: str, params: dict, seed: int, audits: list[
                "fit_seconds": run.manifest["timings_s"].get("fit"),
                "smallest_subgroup_share_error": _smallest_subgroup_error(train, run.synthetic),
                "loadavg": os.getloadavg()}
+        row.update(_large_sample_gaps(generator, Path(tmp) / "generator", train))
         lbs = [v for k, v in metrics.items() if k.startswith("membership.") and k.endswith(".epsilon_lower_bound")]
         if lbs:
             metrics["membership.epsilon_lower_bound_max"] = max(lbs)
@@ -101,6 +103,25 @@ def run_one(variant: str, generator: str, params: dict, seed: int, audits: list[
         row["epsilon_spent"] = privacy.get("epsilon")
         row.update({k: metrics.get(k) for k in HEADLINES if k in metrics})
         return row
+
+
+def _large_sample_gaps(generator: str, saved: Path, train: pd.DataFrame, rows: int = 20_000) -> dict:
+    """Outcome-rate gap between race x gender subgroups in ``rows`` fresh synthetic rows and in the
+    real training rows: the audit's bias amplification measured where sampling noise is small
+    (the audit sees as many synthetic rows as training rows, ~120 in the smallest subgroup)."""
+    from synth.registry import generator_class
+
+    model = generator_class(generator).load(saved, trusted=True)  # our own file, written just now
+    synthetic = model.sample(rows, seed=12345)
+
+    def gap(frame: pd.DataFrame) -> float:
+        key = frame["race"].astype(str) + "|" + frame["gender"].astype(str)
+        rates = frame["cens"].astype(float).groupby(key.to_numpy()).mean()
+        return float(rates.max() - rates.min())
+
+    return {"gap_real_train": gap(train), f"gap_synthetic_{rows // 1000}k": gap(synthetic),
+            f"positive_rate_synthetic_{rows // 1000}k": float(synthetic["cens"].astype(float).mean()),
+            "positive_rate_real_train": float(train["cens"].astype(float).mean())}
 
 
 def _append(out: Path, row: dict) -> None:
