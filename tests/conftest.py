@@ -15,7 +15,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import pytest
-import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -45,15 +44,3 @@ def shared_data() -> Path:
         pytest.skip(f"real test data folder {SHARED_DATA} is absent (it lives beside the repository as ../shared/data)")
     return SHARED_DATA
 
-
-@pytest.fixture(scope="module")
-def one_torch_thread():
-    """torch on one thread for a module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``).
-
-    The test machine is shared and oversubscribed: torch's intra-op thread pool then costs
-    far more in synchronisation than it gains on the tests' tiny networks.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

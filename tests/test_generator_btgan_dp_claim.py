@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
 import synth
 from synth.audits.base import AuditInputs, Metric
@@ -21,7 +20,8 @@ def distance_metrics(known, schema):
     audit = MembershipAudit(attacks=["distance"], n_boot=20)
     out = {}
     for kind in ("copy", "fresh"):
-        inputs = AuditInputs(train=known["train"], holdout=known["holdout"], synthetic=known[kind], schema=schema, seed=0)
+        inputs = AuditInputs(train=known["train"], holdout=known["holdout"], synthetic=known[kind], schema=schema,
+                             seed=0)
         out[kind] = {m.name: m for m in audit.run(inputs).metrics}
     return out
 
@@ -56,22 +56,17 @@ def test_the_bound_is_restated_for_the_claimed_delta():
 
 
 def test_a_dp_run_reports_both_numbers_and_a_contradiction_fails_in_red(tmp_path):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        run = synth.generate({
-            "seed": 1,
-            "data": {"source": "builtin:actg175", "target": "cens", "sensitive": ["race", "gender"]},
-            "generator": {"name": "btgan", "params": {
-                "epochs": 2, "batch_size": 200, "embedding_dim": 8, "generator_dim": [16], "discriminator_dim": [16],
-                "classifier_dim": [8], "dp_epsilon": 5.0, "progress": False}},
-            "sample": {"rows": 300},
-            "audit": {"audits": ["membership"], "params": {"membership": {"attacks": ["distance"], "n_boot": 20}}},
-            "gates": [],
-            "output": {"dir": str(tmp_path / "run")},
-        })
-    finally:
-        torch.set_num_threads(threads)
+    run = synth.generate({
+        "seed": 1,
+        "data": {"source": "builtin:actg175", "target": "cens", "sensitive": ["race", "gender"]},
+        "generator": {"name": "btgan", "params": {
+            "epochs": 2, "batch_size": 200, "embedding_dim": 8, "generator_dim": [16], "discriminator_dim": [16],
+            "classifier_dim": [8], "dp_epsilon": 5.0, "progress": False}},
+        "sample": {"rows": 300},
+        "audit": {"audits": ["membership"], "params": {"membership": {"attacks": ["distance"], "n_boot": 20}}},
+        "gates": [],
+        "output": {"dir": str(tmp_path / "run")},
+    })
     check = [g for g in run.result.gates if g.metric == DP_CHECK_METRIC]
     assert len(check) == 1 and check[0].threshold <= 5.0
     assert check[0].passed == (check[0].observed <= check[0].threshold)

@@ -23,9 +23,6 @@ from synth.schema import ColumnKind, ColumnSpec, Role, Schema
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
 def _population(n: int, seed: int, bias: float) -> pd.DataFrame:
     """Clinical-looking rows; the outcome's log-odds rise by ``bias`` for group 'B' (0: independent)."""
     rng = np.random.default_rng(seed)

@@ -35,9 +35,6 @@ FAST_PARAMS: dict[str, dict] = {
 NAMES = list(CLASSES)
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
 @pytest.fixture(scope="module")
 def train() -> pd.DataFrame:
     return make_population(300, seed=0)
