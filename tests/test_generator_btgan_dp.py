@@ -125,6 +125,8 @@ def test_dp_fit_spends_at_most_the_target_and_says_so(tmp_path):
     assert privacy.delta == pytest.approx(1 / 3000)
     assert 0.5 * 2.0 < privacy.epsilon <= 2.0  # calibrated to the target, not far below it
     assert "subgroup counts" in privacy.notes
+    plan = gen.provenance()["dp_sgd"]
+    assert plan["noise_multiplier"] > 0 and plan["sample_rate"] == pytest.approx(TINY["batch_size"] / 300)
     out = gen.sample(200)
     assert list(out.columns) == schema.names and len(out) == 200
     gen.save(tmp_path / "dp")

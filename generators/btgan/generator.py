@@ -47,6 +47,7 @@ class BtGANGenerator(Generator):
         self._reset()
 
     def _reset(self) -> None:
+        self._record: dict[str, Any] = {}  # how it was trained, for provenance() (counts and settings only)
         self._nets: Networks | None = None
         self._transformer: TableTransformer | None = None
         self._subgroups: Subgroups | None = None
@@ -244,6 +245,16 @@ class BtGANGenerator(Generator):
 
         if p.rejection_sampling:
             self._rejection = self._calibrate_rejection(records, train_codes, rng)
+        log = self.training_log
+        self._record = {
+            "device": str(device), "torch": torch.__version__, "training_rows": len(train), "held_out_rows": n_val,
+            "subgroups": len(subgroups), "condition_columns": list(cond_columns),
+            "density_buckets": p.density_buckets if weighted else 0, "steps_per_epoch": steps_per_epoch,
+            "epochs_run": log.epochs_run, "best_epoch": log.best_epoch, "stopped_early": log.stopped_early,
+        }
+        if p.dp:
+            self._record["dp_sgd"] = {"noise_multiplier": plan.sgd, "sample_rate": plan.sample_rate,
+                                      "planned_steps": plan.steps, "count_noise_multiplier": plan.counts}
         if p.dp:
             spent = epsilon_spent(accountant, delta)
             self.privacy = PrivacyGuarantee(
@@ -360,6 +371,12 @@ class BtGANGenerator(Generator):
             "values. Ask for fewer rows or a more common combination, or train longer."
         )
 
+    def provenance(self) -> dict[str, Any]:
+        """How the fitted model was trained: device, library version, row and subgroup counts,
+        epochs run and the early-stopping epoch, the DP-SGD noise plan. Counts and settings
+        only, never a record's value (subgroups are counted, not named)."""
+        return dict(self._record)
+
     # -- persistence ----------------------------------------------------------------------
     def save(self, path: Path) -> None:
         """Write the fitted generator into folder ``path`` (safetensors + JSON, no pickle).
@@ -378,8 +395,7 @@ class BtGANGenerator(Generator):
             "condition_table": nets.table.to_dict(),
             "rejection": self._rejection.to_dict() if self._rejection is not None else None,
             "privacy": self.privacy.to_dict(),
-            "training": {"epochs_run": self.training_log.epochs_run, "best_epoch": self.training_log.best_epoch}
-            if self.training_log else None,
+            "training": self._record,
             "synth_version": synth.__version__,
         }
         persistence.write(Path(path), nets.state(), meta)
@@ -414,6 +430,7 @@ class BtGANGenerator(Generator):
         generator._output_shares = np.asarray(meta["output_shares"], dtype=np.float64)
         generator._rejection = RejectionSampler.from_dict(meta["rejection"]) if meta.get("rejection") else None
         generator._roles = roles
+        generator._record = dict(meta.get("training") or {})
         generator.privacy = PrivacyGuarantee(**meta["privacy"])
         generator.schema = schema
         return generator
