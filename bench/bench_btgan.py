@@ -8,10 +8,11 @@ the train/holdout split and every generator's seed.
 Subcommands (results are appended as JSON lines to ``--out`` and summarised at the end):
 
 - ``fairness``: ``ctgan``, ``btgan`` and two ablations (``fairness_weight: 0``;
-  ``weighted_sampling: false``), audits utility, fairness and subgroup fidelity. Prints mean and standard deviation over seeds and checks the issue's
-  acceptance criteria: ``fairness.dp_diff_synthetic`` at most half of CTGAN's,
-  ``utility.auroc_tstr`` within 0.03 of CTGAN's, ``fairness.bias_amplification`` no worse,
-  the smallest race x gender subgroup's output share within 20 % of its real share.
+  ``weighted_sampling: false``), audits utility, fairness and subgroup fidelity. Prints
+  mean and standard deviation over seeds and checks the issue's acceptance criteria:
+  ``fairness.dp_diff_synthetic`` at most half of CTGAN's, ``utility.auroc_tstr`` within 0.03
+  of CTGAN's, ``fairness.bias_amplification`` no worse, the smallest race x gender
+  subgroup's output share within 20 % of its real share.
 - ``no-bias``: ACTG 175 with the (race, gender) pairs shuffled across rows, so the outcome
   (and every other column) is independent of them; btgan with the penalty on and off;
   utility must not drop.
@@ -164,20 +165,22 @@ def _acceptance(frame: pd.DataFrame) -> None:
     m = frame.groupby("variant").mean(numeric_only=True)
     ct, bt = m.loc["ctgan"], m.loc["btgan"]
     print("\nacceptance (means over seeds):")
-    print(f"  dp_diff_synthetic: btgan {bt['fairness.dp_diff_synthetic']:.4f} vs half of ctgan "
-          f"{ct['fairness.dp_diff_synthetic'] / 2:.4f} -> {bt['fairness.dp_diff_synthetic'] <= ct['fairness.dp_diff_synthetic'] / 2}")
+    bt_dp, half_ct_dp = bt["fairness.dp_diff_synthetic"], ct["fairness.dp_diff_synthetic"] / 2
+    print(f"  dp_diff_synthetic: btgan {bt_dp:.4f} vs half of ctgan {half_ct_dp:.4f} -> {bt_dp <= half_ct_dp}")
     print(f"  auroc_tstr: btgan {bt['utility.auroc_tstr']:.4f} vs ctgan {ct['utility.auroc_tstr']:.4f} "
           f"(diff {bt['utility.auroc_tstr'] - ct['utility.auroc_tstr']:+.4f}) -> "
           f"{bt['utility.auroc_tstr'] >= ct['utility.auroc_tstr'] - 0.03}")
-    print(f"  bias_amplification: btgan {bt['fairness.bias_amplification']:.4f} vs ctgan "
-          f"{ct['fairness.bias_amplification']:.4f} -> {bt['fairness.bias_amplification'] <= ct['fairness.bias_amplification']}")
+    bt_ba, ct_ba = bt["fairness.bias_amplification"], ct["fairness.bias_amplification"]
+    print(f"  bias_amplification: btgan {bt_ba:.4f} vs ctgan {ct_ba:.4f} -> {bt_ba <= ct_ba}")
     worst = frame[frame.variant == "btgan"].smallest_subgroup_share_error.max()
     print(f"  smallest subgroup share error (worst seed): {worst:.4f} -> {worst <= 0.2}")
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
     rows = [json.loads(line) for path in args.files for line in path.read_text().splitlines() if line.strip()]
-    _acceptance(_summary(rows, "results in " + ", ".join(str(p) for p in args.files)))
+    frame = _summary(rows, "results in " + ", ".join(str(p) for p in args.files))
+    _acceptance(frame)
+    _dp_acceptance(frame)
 
 
 def _unbiased(seed: int) -> pd.DataFrame:
@@ -208,30 +211,48 @@ def cmd_no_bias(args: argparse.Namespace) -> None:
 def cmd_dp(args: argparse.Namespace) -> None:
     rows = []
     audits = ["membership"]
-    audit_params = {"membership": {"attacks": ["distance", "domias"] if not args.shadow else ["distance", "domias", "shadow"]}}
+    attacks = ["distance", "domias"] + (["shadow"] if args.shadow else [])
+    audit_params = {"membership": {"attacks": attacks}, "utility": {"n_boot": 50}}
     for seed in args.seeds:
-        for variant, extra in (("btgan", {}), ("btgan_dp_eps10", {"dp_epsilon": 10.0}), ("btgan_dp_eps1", {"dp_epsilon": 1.0})):
+        for variant, extra in (("btgan", {}), ("btgan_dp_eps10", {"dp_epsilon": 10.0}),
+                               ("btgan_dp_eps1", {"dp_epsilon": 1.0})):
             params = {"epochs": args.epochs, "batch_size": args.batch_size, "progress": False, **extra}
-            row = run_one(variant, "btgan", params, seed, audits + ["utility"], {**audit_params, "utility": {"n_boot": 50}})
+            row = run_one(variant, "btgan", params, seed, audits + ["utility"], audit_params)
             _append(args.out, row)
             rows.append(row)
-    _summary(rows, f"differential privacy, {args.epochs} epochs")
+    _dp_acceptance(_summary(rows, f"differential privacy, {args.epochs} epochs"))
+
+
+def _dp_acceptance(frame: pd.DataFrame) -> None:
+    """Per seed: the epsilon spent against the target, the membership AUC against the same seed without DP."""
+    if "btgan" not in set(frame.variant):
+        return
+    print("\nacceptance (per seed):")
+    plain = frame[frame.variant == "btgan"].set_index("seed")["membership.auc"]
+    for variant, target in (("btgan_dp_eps10", 10.0), ("btgan_dp_eps1", 1.0)):
+        for _, row in frame[frame.variant == variant].iterrows():
+            auc, base = row["membership.auc"], plain.get(row["seed"], float("nan"))
+            print(f"  {variant} seed {row['seed']}: epsilon spent {row['epsilon_spent']:.4f} <= {target:g} -> "
+                  f"{row['epsilon_spent'] <= target}; membership AUC {auc:.4f} vs {base:.4f} without DP -> "
+                  f"{auc <= base}; empirical epsilon lower bound {row.get('membership.epsilon_lower_bound_max')}")
 
 
 class _TimedEpochs:
-    """Stands in for the tqdm bar both trainers wrap their epoch loop in, and times each epoch."""
+    """Stands in for the tqdm bar both trainers wrap their epoch loop in, and times each epoch
+    in wall seconds and in CPU seconds of this process (the machine is shared: wall time
+    stretches with the load, CPU time much less)."""
 
-    times: list[float] = []
+    times: list[tuple[float, float]] = []
 
     def __init__(self, iterable, *args, **kwargs) -> None:
         self.iterable = iterable
 
     def __iter__(self):
-        last = time.perf_counter()
+        last = time.perf_counter(), time.process_time()
         for item in self.iterable:
             yield item
-            now = time.perf_counter()
-            _TimedEpochs.times.append(now - last)
+            now = time.perf_counter(), time.process_time()
+            _TimedEpochs.times.append((now[0] - last[0], now[1] - last[1]))
             last = now
 
     def set_description(self, *args, **kwargs) -> None:
@@ -240,15 +261,42 @@ class _TimedEpochs:
     set_postfix = close = set_description
 
 
-def _epoch_times(target: str, fit) -> list[float]:
-    """Seconds of each epoch of ``fit()``, read off the progress bar at ``target`` (patched)."""
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its live descendants: ctgan's DataTransformer
+    transforms columns in joblib worker processes, which ``time.process_time`` misses.
+    Reads /proc (Linux); elsewhere this process only."""
+    total = time.process_time()
+    if not Path("/proc/self/stat").exists():
+        return total
+    tick = os.sysconf("SC_CLK_TCK")
+    table: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the process ended meanwhile
+            table[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)  # ppid, utime+stime
+    frontier, seen = [os.getpid()], set()
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, cpu) in table.items():
+            if ppid == parent and pid not in seen:
+                seen.add(pid)
+                frontier.append(pid)
+                total += cpu
+    return total
+
+
+def _epoch_times(target: str, fit) -> np.ndarray:
+    """(epochs, 2) wall and CPU seconds of each epoch of ``fit()``, read off the progress bar at ``target``."""
     from unittest import mock
 
     _TimedEpochs.times = []
     with mock.patch(target, _TimedEpochs), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit()
-    return list(_TimedEpochs.times)
+    return np.asarray(_TimedEpochs.times)
 
 
 def cmd_floor(args: argparse.Namespace) -> None:
@@ -308,33 +356,32 @@ def cmd_speed(args: argparse.Namespace) -> None:
     ct_times = _epoch_times("ctgan.synthesizers.ctgan.tqdm", lambda: CTGAN(
         epochs=args.epochs, batch_size=args.batch_size, verbose=False).fit(ct_frame, discrete_columns=discrete))
     bt_times = _epoch_times("tqdm.auto.tqdm", lambda: BtGANGenerator(
-        seed=0, epochs=args.epochs, batch_size=args.batch_size, validation_fraction=0, progress=False).fit(train, schema))
-    ct_epoch, bt_epoch = float(np.median(ct_times)), float(np.median(bt_times))
+        seed=0, epochs=args.epochs, batch_size=args.batch_size, validation_fraction=0, progress=False,
+    ).fit(train, schema))
     print(f"ACTG 175 train ({len(train)} rows), batch {args.batch_size}, {args.epochs} epochs each, torch threads "
           f"{args.threads}; load {tuple(round(x, 1) for x in load0)} -> {tuple(round(x, 1) for x in os.getloadavg())}")
-    print(f"  ctgan.CTGAN  median {ct_epoch:.4f} s/epoch (mean {np.mean(ct_times):.4f})")
-    print(f"  btgan        median {bt_epoch:.4f} s/epoch (mean {np.mean(bt_times):.4f})")
-    print(f"  ratio btgan / ctgan seconds per epoch: {bt_epoch / ct_epoch:.2f} (median), "
-          f"{np.mean(bt_times) / np.mean(ct_times):.2f} (mean)")
+    for unit, k in (("wall", 0), ("CPU", 1)):
+        ct_epoch, bt_epoch = float(np.median(ct_times[:, k])), float(np.median(bt_times[:, k]))
+        print(f"  {unit:4s} ctgan.CTGAN median {ct_epoch:.4f} s/epoch, btgan median {bt_epoch:.4f} s/epoch; "
+              f"ratio btgan / ctgan {bt_epoch / ct_epoch:.2f} (median), "
+              f"{bt_times[:, k].mean() / ct_times[:, k].mean():.2f} (mean)")
 
     big = pd.concat([train] * (args.prep_rows // len(train) + 1), ignore_index=True).iloc[: args.prep_rows]
     rng = np.random.default_rng(1)
     big["wtkg"] = big["wtkg"] * rng.uniform(0.95, 1.05, len(big))  # not only repeated values
     ct_big = big.astype({c: "object" for c in discrete}).astype({"cd496": "float64"})
-    started = time.perf_counter()
+    clocks = (time.perf_counter, _cpu_seconds)
+    started = [c() for c in clocks]
     transformer = DataTransformer()
     transformer.fit(ct_big, discrete)
-    ct_fit_s = time.perf_counter() - started
     transformer.transform(ct_big)
-    ct_big_s = time.perf_counter() - started
-    started = time.perf_counter()
-    ours = TableTransformer(schema).fit(big, rng)
-    bt_fit_s = time.perf_counter() - started
-    ours.transform(big, rng)
-    bt_big_s = time.perf_counter() - started
-    print(f"preprocessing of a {len(big)}-row table: ctgan DataTransformer fit {ct_fit_s:.2f} s, fit + transform "
-          f"{ct_big_s:.2f} s; btgan TableTransformer fit {bt_fit_s:.3f} s, fit + transform {bt_big_s:.3f} s "
-          f"(ratio {bt_big_s / ct_big_s:.3f}); load {tuple(round(x, 1) for x in os.getloadavg())}")
+    ct_s = [c() - t for c, t in zip(clocks, started)]
+    started = [c() for c in clocks]
+    TableTransformer(schema).fit(big, rng).transform(big, rng)
+    bt_s = [c() - t for c, t in zip(clocks, started)]
+    print(f"preprocessing (fit + transform) of a {len(big)}-row table: ctgan DataTransformer {ct_s[0]:.2f} s wall, "
+          f"{ct_s[1]:.2f} s CPU; btgan TableTransformer {bt_s[0]:.3f} s wall, {bt_s[1]:.3f} s CPU (CPU ratio "
+          f"{bt_s[1] / ct_s[1]:.3f}); load {tuple(round(x, 1) for x in os.getloadavg())}")
 
 
 def main(argv: list[str] | None = None) -> None:
