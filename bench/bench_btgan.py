@@ -216,6 +216,8 @@ def cmd_dp(args: argparse.Namespace) -> None:
     for seed in args.seeds:
         for variant, extra in (("btgan", {}), ("btgan_dp_eps10", {"dp_epsilon": 10.0}),
                                ("btgan_dp_eps1", {"dp_epsilon": 1.0})):
+            if args.variants and variant not in args.variants:
+                continue
             params = {"epochs": args.epochs, "batch_size": args.batch_size, "progress": False, **extra}
             row = run_one(variant, "btgan", params, seed, audits + ["utility"], audit_params)
             _append(args.out, row)
@@ -225,7 +227,7 @@ def cmd_dp(args: argparse.Namespace) -> None:
 
 def _dp_acceptance(frame: pd.DataFrame) -> None:
     """Per seed: the epsilon spent against the target, the membership AUC against the same seed without DP."""
-    if "btgan" not in set(frame.variant):
+    if "membership.auc" not in frame or not {"btgan", "btgan_dp_eps1", "btgan_dp_eps10"} & set(frame.variant):
         return
     print("\nacceptance (per seed):")
     plain = frame[frame.variant == "btgan"].set_index("seed")["membership.auc"]
@@ -328,7 +330,6 @@ def cmd_speed(args: argparse.Namespace) -> None:
     each epoch is timed where both trainers step their progress bar (preprocessing excluded)."""
     from dataclasses import replace
 
-    import torch
     from ctgan import CTGAN
     from ctgan.data_transformer import DataTransformer
 
@@ -339,7 +340,6 @@ def cmd_speed(args: argparse.Namespace) -> None:
     from synth.prepare import prepare
     from synth.schema import ColumnKind, ColumnSpec, Schema
 
-    torch.set_num_threads(args.threads)
     prep = prepare(DataConfig(**DATA), seed=0)
     # ctgan.CTGAN refuses missing numeric values: both get the same table, cd496 imputed
     # with its median and its missingness as a 0/1 column (what btgan encodes internally).
@@ -395,13 +395,18 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--out", type=Path, default=Path(f"bench-btgan-{name}.jsonl"))
         p.add_argument("--variants", nargs="*", default=None)
         p.add_argument("--shadow", action="store_true", help="dp: include the shadow-model attack (slow)")
-        p.add_argument("--threads", type=int, default=1, help="speed: torch threads for both")
+        p.add_argument("--threads", type=int, default=1,
+                       help="torch threads for every generator (more only pays on an idle machine)")
         p.add_argument("--prep-rows", type=int, default=10_000)
         p.add_argument("--sims", type=int, default=500, help="floor: simulated predictors per seed")
     summary = sub.add_parser("summary", help="summarise JSON-lines result files of earlier runs")
     summary.add_argument("files", type=Path, nargs="+")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
+    if hasattr(args, "threads"):
+        import torch
+
+        torch.set_num_threads(args.threads)
     commands = {"fairness": cmd_fairness, "no-bias": cmd_no_bias, "dp": cmd_dp, "speed": cmd_speed,
                 "floor": cmd_floor, "summary": cmd_summary}
     commands[args.command](args)
