@@ -79,6 +79,7 @@ class GateRow:
     passed: bool
     default: bool
     error: str | None
+    statement: str | None = None  # a default gate's "rules out ... shown to fail ..." sentences
 
 
 @dataclass(frozen=True)
@@ -398,6 +399,7 @@ def _gate_row(g: Mapping[str, Any], metrics: Mapping[str, Mapping[str, Any]]) ->
         passed=bool(g.get("passed")),
         default=bool(g.get("default")),
         error=str(g["error"]) if g.get("error") else None,
+        statement=" ".join(str(g[k]) for k in ("rules_out", "shown_to_fail") if g.get(k)) or None,
     )
 
 

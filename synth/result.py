@@ -12,7 +12,9 @@ result.json, schema version 1 (keys always present)::
          "metric": "privacy.dcr_share", "field": "upper_ci", "op": "<=",
          "threshold": 0.6, "observed": 0.53, "passed": true,
          "default": false,                  # true: a conservative default gate
-         "error": null}                     # e.g. "metric not computed: ..." (then passed=false)
+         "error": null,                     # e.g. "metric not computed: ..." (then passed=false)
+         "rules_out": "...",                # default gates only: the leak it rules out (one sentence)
+         "shown_to_fail": "..."}            # default gates only: the leak size it was shown to fail on
       ],
       "data": {"n_train": 1604, "n_holdout": 535, "n_synthetic": 1604,
                "columns": [...], "schema": {...Schema.to_dict()},
@@ -47,6 +49,8 @@ class GateOutcome:
     passed: bool
     default: bool = False
     error: str | None = None
+    rules_out: str | None = None
+    shown_to_fail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +63,8 @@ class GateOutcome:
             "passed": self.passed,
             "default": self.default,
             "error": self.error,
+            "rules_out": self.rules_out,
+            "shown_to_fail": self.shown_to_fail,
         }
 
 

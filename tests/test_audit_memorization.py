@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from itertools import combinations
 from math import comb
 
 import numpy as np
@@ -12,7 +11,8 @@ import pytest
 
 from synth.audits.base import AuditInputs
 from synth.audits.privacy.dcr import count_within, dcr_share, dcr_share_from_distances, nndr
-from synth.audits.privacy.exact_copies import match_counts, row_hashes, subset_hit_probability
+from synth.audits.privacy.exact_copies import copy_excess, match_counts, row_hashes
+from synth.audits.privacy.exposure import exposure_excess
 from synth.audits.privacy.exposure import exposure_ranking, exposure_ratios
 from synth.audits.privacy.memorization import MemorizationAudit
 from synth.audits.runner import build_audits, run_audits
@@ -37,11 +37,13 @@ def sections(known, schema):
 def test_copy_generator_is_caught(sections):
     s = sections["copy"]
     assert s.metric("privacy.exact_copy_rate").value == pytest.approx(1.0)
-    assert s.metric("privacy.exact_copy_rate_holdout").value == pytest.approx(0.0)
-    assert s.metric("privacy.exact_copy_excess").ci.low > 0
-    assert s.metric("privacy.dcr_share").value == pytest.approx(1.0)
+    # natural twins: a few training rows are standard records the holdout holds too
+    assert s.metric("privacy.exact_copy_rate_holdout").value < 0.05
+    assert s.metric("privacy.exact_copy_excess").ci.low > 0.5
+    assert s.metric("privacy.exposure_excess").ci.low > 0.5
+    assert s.metric("privacy.dcr_share").value > 0.97
     assert s.metric("privacy.dcr_share").ci.low > 0.9
-    assert s.metric("privacy.dcr_share").details["p_value_one_sided_binomial"] < 1e-6
+    assert s.metric("privacy.dcr_share").details["p_value_one_sided"] < 1e-6
     assert s.metric("privacy.dcr_baseline_ratio").ci.high < 0.1
     assert s.metric("privacy.nnaa").value < 0.05
     assert s.metric("privacy.nnaa_privacy_loss").ci.low > 0.3
@@ -52,8 +54,13 @@ def test_fresh_draws_pass(sections):
     share = s.metric("privacy.dcr_share")
     assert share.ci.low <= 0.5 <= share.ci.high
     assert share.ci.high <= 0.6  # the default gate passes
-    assert s.metric("privacy.exact_copy_rate").value == 0.0
-    assert s.metric("privacy.exact_copy_excess").ci.low <= 0
+    # fresh rows match the standard records the training data holds (natural twins) ...
+    assert 0 < s.metric("privacy.exact_copy_rate").value < 0.06
+    # ... and match the holdout's just as often: no excess
+    excess = s.metric("privacy.exact_copy_excess")
+    assert excess.ci.low <= 0 <= excess.ci.high
+    exposure = s.metric("privacy.exposure_excess")
+    assert exposure.ci.low <= 0 <= exposure.ci.high
     assert 0.85 < s.metric("privacy.dcr_baseline_ratio").value < 1.15
     assert 0.85 < s.metric("privacy.nndr_ratio").value < 1.15
     assert abs(s.metric("privacy.nnaa").value - 0.5) < 0.05
@@ -65,6 +72,7 @@ def test_noisy_copies_escape_exact_matching_but_not_dcr(sections):
     s = sections["noisy"]
     assert s.metric("privacy.exact_copy_rate").value == 0.0
     assert s.metric("privacy.exact_copy_excess").ci.low <= 0
+    assert s.metric("privacy.exposure_excess").ci.low > 0.5  # ... but the records are still pointed at
     assert s.metric("privacy.dcr_share").ci.low > 0.9
     assert s.metric("privacy.dcr_baseline_ratio").ci.high < 0.2
     assert s.metric("privacy.nndr_ratio").ci.high < 0.2
@@ -159,15 +167,34 @@ def test_match_counts_counts_duplicates():
     assert match_counts(q, np.zeros(0, dtype=np.uint64)).tolist() == [0] * 5
 
 
-def test_subset_hit_probability_is_the_average_over_all_subsets():
-    n, m = 7, 3
-    for c in range(0, n + 1):
-        copies = set(range(c))
-        brute = np.mean([bool(copies & set(s)) for s in combinations(range(n), m)])
-        assert subset_hit_probability(np.array([c]), n, m)[0] == pytest.approx(brute)
-    assert subset_hit_probability(np.array([1]), 1000, 500)[0] == pytest.approx(0.5)
-    assert subset_hit_probability(np.array([0, 2]), 10, 10).tolist() == [0.0, 1.0]
-    assert 1 - comb(990, 500) / comb(1000, 500) == pytest.approx(subset_hit_probability(np.array([10]), 1000, 500)[0])
+def test_copy_excess_exact_test_by_closed_form():
+    # 10 persons, 5 in training; the synthetic rows reproduce 3 records that are unique in
+    # the pool, all training records. Without memorisation the number of training records
+    # among the 3 reproduced is hypergeometric: P(all 3) = C(5,3) / C(10,3) = 1/12.
+    pool = np.arange(10, dtype=np.uint64) + 100  # ten distinct record values
+    persons = np.arange(10)
+    synthetic = np.array([100, 101, 102, 102], dtype=np.uint64)  # the third one copied twice: counts once
+    value, ci, p, counts = copy_excess(synthetic, pool, persons, 5, 10, n_draws=20_000, seed=0)
+    assert value == pytest.approx(3 / 4)  # 3 records beyond chance (each (1 - 1/2) / (1 - 1/2)) per 4 rows
+    assert p == pytest.approx(comb(5, 3) / comb(10, 3), abs=0.006)
+    assert counts == {"values_reproduced": 3, "unique_copies_train": 3, "unique_copies_holdout": 0}
+    assert ci.low <= 0 < value <= ci.high  # p > 0.025: not significant
+    # a record held by a training and a holdout person (natural twins) weighs nothing
+    twins = np.r_[pool, np.uint64(100)]
+    value, _, _, counts = copy_excess(np.array([100], dtype=np.uint64), twins, np.r_[persons, 7], 5, 10, seed=0)
+    assert value == pytest.approx(0.0) and counts["unique_copies_train"] == 0
+    # no reproduced record: not [0, 0], the Clopper-Pearson bound on 0 copies in 3 rows
+    value, ci, p, _ = copy_excess(np.array([1, 2, 3], dtype=np.uint64), pool, persons, 5, 10)
+    assert value == 0 and p == 1.0 and ci.high == pytest.approx(1 - 0.025 ** (1 / 3)) and ci.low < 0
+
+
+def test_exposure_excess_by_closed_form():
+    # 5 training and 5 holdout persons; 3 exposed, all training: P = C(5,3) / C(10,3).
+    r = exposure_excess(np.array([0.0, 0.05, 0.0, 2.0, 3.0]), np.array([1.0, 2.0, 0.5, 4.0, 1.0]))
+    assert (r.exposed_train, r.exposed_holdout) == (3, 0)
+    assert r.value == pytest.approx(0.6)
+    assert r.p_value == pytest.approx(comb(5, 3) / comb(10, 3))
+    assert r.ci.method == "newcombe"
 
 
 def test_excess_compares_equal_sizes_on_coarse_data():
@@ -197,7 +224,7 @@ def test_excess_compares_equal_sizes_on_coarse_data():
     # copies that a holdout row duplicates anyway tie, so the share rises less than on
     # continuous data, but clearly
     assert s2.metric("privacy.dcr_share").ci.low > 0.55
-    assert s2.metric("privacy.dcr_share").details["p_value_one_sided_binomial"] < 1e-6
+    assert s2.metric("privacy.dcr_share").details["p_value_one_sided"] < 1e-6
 
 
 # -- DCR functions ------------------------------------------------------------------

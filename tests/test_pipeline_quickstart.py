@@ -182,3 +182,11 @@ def test_quickstart_report_opens_in_headless_chromium(quickstart, tmp_path, widt
         rows = [y for y in range(height - 1, 0, -50) if any(rgb.getpixel((x, y)) != background
                                                              for x in range(0, width, 7))]
         assert rows and rows[0] < (19_000 if width == 1400 else 25_000)
+
+
+def test_readme_shows_the_real_quickstart_config():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The config"):]
+    block = section[section.index("```yaml\n") + len("```yaml\n"):]
+    block = block[: block.index("```")]
+    assert block == QUICKSTART.read_text()

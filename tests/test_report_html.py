@@ -111,6 +111,19 @@ def test_default_gates_are_badged_and_explained(default_page, page):
     assert sentence not in page  # the config set its own gates there
 
 
+def test_a_default_gate_shows_what_it_rules_out_and_old_results_still_render():
+    # result.json files written before gates carried their statements have no such keys
+    old = without_figures(sample_result(default_gates=True))
+    for g in old["gates"]:
+        del g["rules_out"], g["shown_to_fail"]
+    assert "Rules out" not in render_html(old)
+    new = without_figures(sample_result(default_gates=True))
+    new["gates"][0]["rules_out"] = "Rules out <wholesale> copying."
+    new["gates"][0]["shown_to_fail"] = "Shown to fail at 30 % copies."
+    gates = re.search(r'<table class="gates">(.*?)</table>', render_html(new), re.S).group(1)
+    assert "Rules out &lt;wholesale&gt; copying. Shown to fail at 30 % copies." in gates  # escaped
+
+
 def test_no_gates_says_the_verdict_checks_nothing(result):
     r = without_figures(result)
     r["gates"], r["passed"] = [], True

@@ -1,7 +1,8 @@
-"""Membership-inference audit: distance (GAN-Leaks CAL), DOMIAS and shadow-model attacks.
+"""Membership-inference audit: distance (GAN-Leaks CAL), DOMIAS and per-target shadow-model attacks.
 
-Modules: :mod:`.audit` (the plugin), :mod:`.roc` (AUC, TPR at low FPR, advantage, epsilon
-lower bound), :mod:`.distance_attack`, :mod:`.domias`, :mod:`.shadow_attack`.
+Modules: :mod:`.audit` (the plugin), :mod:`.design` (who is evaluated against which
+reference sample), :mod:`.distance_attack`, :mod:`.domias`, :mod:`.shadow_attack`; the
+ROC statistics live in :mod:`synth.stats.roc`.
 """
 
 from synth.audits.membership.audit import MembershipAudit

@@ -1,20 +1,29 @@
 """The membership-inference audit: can an attacker tell who was in the training data?
 
-Setting. Members are training records; non-members are holdout records, which come from
-the same population but were never shown to the generator. The holdout is split at
-random into two disjoint halves:
+Setting. Members are training persons; non-members are holdout persons, who come from the
+same population but were never shown to the generator (a person is a row unless a group
+column says otherwise, :mod:`synth.audits.persons`; a person's score is the largest over
+their rows). Every holdout person is evaluated, against an equal number of training
+persons, and each is scored against a reference sample made of the *other* folds of the
+holdout (cross-fitting, :mod:`synth.audits.membership.design`), so the low-FPR numbers
+rest on as many non-members as the holdout has. The mixed-type encoding
+(:class:`~synth.neighbors.encoding.MixedEncoder`) is fitted on the synthetic data, which the
+attacker holds; the training data never shapes it.
 
-- the *reference* sample: the attacker's own sample of the population. It calibrates the
-  distance attack, gives DOMIAS its population density, feeds the shadow generators, and
-  fits the mixed-type encoder (:class:`~synth.neighbors.encoding.MixedEncoder`), since the
-  scaling of columns is attacker-side knowledge; the training data is never used for it;
-- the *non-members* evaluated against an equal number of members drawn at random from the
-  training data (at most ``max_eval_rows`` per side).
+Attacks: the calibrated distance attack (:mod:`.distance_attack`), DOMIAS in the full
+encoded space (:mod:`.domias`) and, when the generator can be retrained, the per-target
+shadow-model attack (:mod:`.shadow_attack`). Each attack's scores give AUC, TPR at 1 % and
+0.1 % FPR, advantage and an empirical epsilon lower bound from all four DP inequalities,
+each with an interval (:mod:`synth.stats.roc`).
 
-Each attack gives every evaluation record a score (higher = "member"), and
-:mod:`synth.stats.roc` turns scores into AUC, TPR at 1 % and 0.1 % FPR,
-advantage and an empirical epsilon lower bound, each with an interval. The headline
-``membership.auc`` is the strongest attack's AUC (by point value).
+Headline. ``membership.auc`` is the AUC of the attack with the *strongest evidence* of a
+leak in either direction: the largest ``|AUC - 0.5|`` in units of its bootstrap standard
+error (an attack significantly *worse* than chance reveals membership too, e.g. a privacy
+filter that leaves a hole around every member). Its interval is corrected for having
+picked the best of ``k`` attacks: it is that attack's interval at level ``1 - 0.05 / k``
+(Bonferroni), so "some attack's interval excludes a value" holds at 95 % overall.
+``membership.epsilon_lower_bound`` is the largest of the attacks' epsilon bounds, each
+computed at ``1 - 0.05 / k``.
 """
 
 from __future__ import annotations
@@ -29,44 +38,35 @@ import pandas as pd
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock, ThreatModel
 from synth.audits.membership import distance_attack, domias, shadow_attack
+from synth.audits.membership.design import Evaluation, cross_fitted, reference_rows, rows_of
 from synth.audits.param_checks import check_int
+from synth.audits.persons import Persons, per_person_max, persons
 from synth.errors import ConfigError, DataError, did_you_mean
 from synth.neighbors.encoding import MixedEncoder
 from synth.stats import roc
+from synth.stats.intervals import percentile_interval
 
 ATTACKS: tuple[str, ...] = ("distance", "domias", "shadow")
 LEVEL = 0.95
-MIN_HOLDOUT_ROWS = 20
+MIN_HOLDOUT_PERSONS = 20
 DENSITY_FIT_ROWS = 5000  # rows each DOMIAS density is fitted on, at most
-DENSITY_DIMS = 5  # principal components DOMIAS densities live in, at most
 SHADOW_SAMPLE_ROWS = 5000  # rows each shadow generator samples, at most
 _LOW_FPRS: tuple[tuple[float, str, str], ...] = ((0.01, "tpr_at_1pct_fpr", "1 %"), (0.001, "tpr_at_0.1pct_fpr", "0.1 %"))
 
 
 @dataclass
 class _AttackRun:
-    """One attack's scores on the evaluation records, with what the report says about it."""
+    """One attack's scores on its evaluated persons, with what the report says about it."""
 
     name: str
     scores: np.ndarray
+    labels: np.ndarray
     threat_model: ThreatModel
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _EvaluationSplit:
-    reference: pd.DataFrame
-    members: pd.DataFrame
-    nonmembers: pd.DataFrame
-
-    @property
-    def labels(self) -> np.ndarray:
-        return np.r_[np.ones(len(self.members), dtype=int), np.zeros(len(self.nonmembers), dtype=int)]
-
-
 def _key(name: str) -> str:
     return f"audit.params.membership.{name}"
-
 
 
 class MembershipAudit(Audit):
@@ -74,18 +74,17 @@ class MembershipAudit(Audit):
 
     Args:
         attacks: which attacks to run, any of ``"distance"``, ``"domias"``, ``"shadow"``.
-        max_eval_rows: evaluation records per side (members and non-members), at most.
-        n_boot: bootstrap resamples for the AUC and advantage intervals.
-        density: DOMIAS density estimator, ``"kde"`` (Gaussian kernel) or ``"gaussian"``.
+        max_eval_rows: evaluated persons per side (members and non-members), at most.
+        n_folds: cross-fitting folds of the holdout (each person's reference is the others).
+        n_boot: bootstrap resamples for the AUC intervals.
         n_shadows: shadow generators the shadow attack fits (each target in half of them).
-        shadow_train_rows: reference rows in each shadow training set.
-        n_targets: probe records per side (members and non-members) for the shadow attack.
+        n_targets: target persons per side (members and non-members) for the shadow attack.
     """
 
     name = "membership"
     family = "membership"
     title = "Membership inference"
-    provides = ("membership.auc",) + tuple(
+    provides = ("membership.auc", "membership.epsilon_lower_bound") + tuple(
         f"membership.{attack}.{stat}"
         for attack in ("distance", "domias", "shadow")
         for stat in ("auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "advantage", "epsilon_lower_bound")
@@ -94,12 +93,11 @@ class MembershipAudit(Audit):
     def __init__(
         self,
         attacks: Sequence[str] = ATTACKS,
-        max_eval_rows: int = 2000,
+        max_eval_rows: int = 10_000,
+        n_folds: int = 5,
         n_boot: int = 200,
-        density: str = "kde",
-        n_shadows: int = 6,
-        shadow_train_rows: int = 200,
-        n_targets: int = 5,
+        n_shadows: int = 8,
+        n_targets: int = 250,
     ) -> None:
         if isinstance(attacks, str) or not isinstance(attacks, Sequence) or not attacks:
             raise ConfigError(
@@ -114,21 +112,15 @@ class MembershipAudit(Audit):
                 )
         if len(set(attacks)) != len(attacks):
             raise ConfigError(f"{_key('attacks')} lists an attack twice ({list(attacks)!r}); name each attack once.")
-        if density not in domias.DENSITIES:
-            raise ConfigError(
-                f"{_key('density')}: unknown density estimator {density!r}." + did_you_mean(str(density), domias.DENSITIES)
-                + f" Valid: {', '.join(domias.DENSITIES)}."
-            )
         self.attacks = tuple(attacks)
         self.max_eval_rows = check_int(self.name, "max_eval_rows", max_eval_rows, 10)
+        self.n_folds = check_int(self.name, "n_folds", n_folds, 2, 5, maximum=20)
         self.n_boot = check_int(self.name, "n_boot", n_boot, 20)
-        self.density = density
-        self.n_shadows = check_int(self.name, "n_shadows", n_shadows, 2)
-        self.shadow_train_rows = check_int(self.name, "shadow_train_rows", shadow_train_rows, 10)
-        self.n_targets = check_int(self.name, "n_targets", n_targets, 1)
+        self.n_shadows = check_int(self.name, "n_shadows", n_shadows, 4, 8)
+        self.n_targets = check_int(self.name, "n_targets", n_targets, 5, 250)
         super().__init__(
-            attacks=list(self.attacks), max_eval_rows=self.max_eval_rows, n_boot=self.n_boot, density=density,
-            n_shadows=self.n_shadows, shadow_train_rows=self.shadow_train_rows, n_targets=self.n_targets,
+            attacks=list(self.attacks), max_eval_rows=self.max_eval_rows, n_folds=self.n_folds, n_boot=self.n_boot,
+            n_shadows=self.n_shadows, n_targets=self.n_targets,
         )
 
     # -- orchestration ------------------------------------------------------
@@ -142,147 +134,131 @@ class MembershipAudit(Audit):
                     f"Membership audit: the {label} lacks column(s) {', '.join(repr(c) for c in missing)} of the schema "
                     f"(it has: {', '.join(map(str, frame.columns))}). Give all three tables the schema's modelled columns."
                 )
-        if len(inputs.holdout) < MIN_HOLDOUT_ROWS:
+        who = persons(inputs.train_groups, inputs.holdout_groups, len(inputs.train), len(inputs.holdout))
+        unit = "persons" if who.grouped else "records"
+        if who.n_holdout < MIN_HOLDOUT_PERSONS:
             return self.skip(
-                f"the holdout has {len(inputs.holdout)} rows; membership inference needs at least {MIN_HOLDOUT_ROWS} "
-                "(half as the attacker's reference sample, half as non-members). Hold out more rows in the split."
+                f"the holdout has {who.n_holdout} {unit}; membership inference needs at least {MIN_HOLDOUT_PERSONS} "
+                "(non-members, and the reference sample the attacks calibrate against). Hold out more in the split."
             )
         if len(inputs.train) == 0 or len(inputs.synthetic) == 0:
             return self.skip("the training or the synthetic data is empty.")
         if "shadow" in self.attacks and inputs.generator_factory is None and len(self.attacks) == 1:
             return self.skip(_SHADOW_NO_FACTORY)
 
-        split = _split(inputs.train[columns], inputs.holdout[columns], self.max_eval_rows, inputs.seed)
-        encoder = MixedEncoder(inputs.schema, columns).fit(split.reference)
-        reference = encoder.transform(split.reference)
-        candidates = np.vstack([encoder.transform(split.members), encoder.transform(split.nonmembers)])
+        ev = cross_fitted(who, max_eval=self.max_eval_rows, n_folds=self.n_folds, seed=inputs.seed)
+        encoder = MixedEncoder(inputs.schema, columns).fit(inputs.synthetic[columns])
+        pool_frame = pd.concat([inputs.train[columns], inputs.holdout[columns]], ignore_index=True)
+        pool = encoder.transform(pool_frame)
+        holdout = pool[len(inputs.train):]
         synthetic = encoder.transform(inputs.synthetic[columns])
-        labels = split.labels
+        rows, owner = rows_of(who, ev.persons)
+        queries, query_folds = pool[rows], ev.folds[owner]
+        references = [holdout[reference_rows(who, ev, f)] for f in range(ev.n_folds)]
+        n_eval = ev.persons.size
 
-        notes = [
-            f"Evaluation: {len(split.members)} members drawn at random from the {len(inputs.train)} training rows and "
-            f"{len(split.nonmembers)} non-members from one random half of the {len(inputs.holdout)} holdout rows; the "
-            f"other half ({len(split.reference)} rows) is the attacker's reference sample, which also fits the "
-            "mixed-type encoding (the training data never does). Distances are exact (blocked nearest-neighbour search "
-            f"over all {len(inputs.synthetic)} synthetic rows).",
-            "TPR at low FPR: the threshold is the loosest one whose false-positive rate stays at or below the target on "
-            f"these {len(split.nonmembers)} non-members; at 0.1 % that allows "
-            f"{int(0.001 * len(split.nonmembers))} false positive(s), so the 0.1 % figure is coarse unless there are "
-            "well over 10,000 non-members. Intervals are Clopper-Pearson on the true-positive count.",
-            "Epsilon lower bound: the largest log(TPR_lo / FPR_hi) or log((1 - FPR_hi) / (1 - TPR_lo)) over at most 100 "
-            "score thresholds, with one-sided Clopper-Pearson bounds Bonferroni-corrected so the bound holds for all "
-            f"thresholds at once with {LEVEL:.0%} confidence (delta = 0). It bounds what any (epsilon, 0)-DP generator "
-            "could allow; 0 means no evidence of leakage, not a proof of privacy.",
-        ]
+        def per_person(row_scores: np.ndarray) -> np.ndarray:
+            return per_person_max(row_scores, owner, n_eval)
+
+        notes = _notes(who, ev, len(inputs.train), len(inputs.holdout), len(inputs.synthetic), unit)
         runs: list[_AttackRun] = []
         for attack in self.attacks:
             if attack == "distance":
-                runs.append(_AttackRun("distance", distance_attack.distance_scores(candidates, synthetic, reference),
-                                       distance_attack.THREAT_MODEL,
-                                       {"synthetic_rows": int(synthetic.shape[0]), "reference_rows": int(reference.shape[0])}))
+                scores = per_person(distance_attack.distance_scores(queries, query_folds, synthetic, references))
+                runs.append(_AttackRun("distance", scores, ev.labels, distance_attack.THREAT_MODEL,
+                                       {"synthetic_rows": int(synthetic.shape[0]),
+                                        "reference_rows_per_fold": int(np.mean([len(r) for r in references]))}))
             elif attack == "domias":
-                runs.append(self._domias(candidates, synthetic, reference, inputs.seed, notes))
+                runs.append(self._domias(queries, query_folds, synthetic, references, per_person, ev, inputs.seed, notes))
             elif inputs.generator_factory is None:
                 notes.append(_SHADOW_NO_FACTORY)
             else:
-                runs.append(self._shadow(inputs, split, encoder, candidates, synthetic, notes))
+                runs.append(self._shadow(inputs, who, ev, pool_frame, encoder, synthetic, notes))
 
         section = AuditSection(audit=self.name, family=self.family, title=self.title, notes=notes)
-        table_rows = []
-        curves = []
+        k = len(runs)
+        table_rows, curves, evidence = [], [], []
         for i, attack_run in enumerate(runs):
-            metrics, row, curve = _attack_metrics(attack_run, labels, self.n_boot, inputs.seed + 7919 * (i + 1))
+            metrics, row, curve, ev_i = _attack_metrics(attack_run, self.n_boot, inputs.seed + 7919 * (i + 1), k, ev)
             section.metrics.extend(metrics)
             table_rows.append(row)
             curves.append(curve)
-        best = max(runs, key=lambda r: section.metric(f"membership.{r.name}.auc").value)
-        best_auc = section.metric(f"membership.{best.name}.auc")
-        section.metrics.insert(0, Metric(
-            name="membership.auc",
-            value=best_auc.value,
-            ci=best_auc.ci,
-            better="lower",
-            ideal=0.5,
-            passing="AUC near 0.5: even the strongest attack cannot tell training records from unseen records of the same population.",
-            threat_model=best.threat_model,
-            details={
-                "attack": best.name,
-                "per_attack_auc": {r.name: section.metric(f"membership.{r.name}.auc").value for r in runs},
-                "n_members": int(labels.sum()),
-                "n_nonmembers": int(labels.size - labels.sum()),
-            },
-        ))
+            evidence.append(ev_i)
+        section.metrics[0:0] = _headline(runs, evidence, section, k)
+        head = section.metric("membership.auc")
         section.figures.append(Figure(
             id="membership_roc",
             title="Membership-inference ROC curves",
             kind="roc",
             data={"curves": curves},
-            caption=(f"True-positive rate (members flagged) against false-positive rate (non-members flagged) on "
-                     f"{int(labels.sum())} members and {int(labels.size - labels.sum())} non-members; the diagonal is chance."),
+            caption=("True-positive rate (members flagged) against false-positive rate (non-members flagged) for each "
+                     f"attack ({ev.members.size} members and {ev.nonmembers.size} non-members; the shadow attack on its "
+                     "targets); the diagonal is chance."),
         ))
         section.tables.append(TableBlock(
             title="Membership-inference attacks",
             columns=("attack", "AUC [95% CI]", "TPR at 1% FPR [95% CI]", "advantage [95% CI]", "epsilon lower bound (95%)"),
             rows=tuple(table_rows),
-            caption="AUC 0.5, TPR equal to the FPR, advantage 0 and epsilon bound 0 are what an attacker without any leak achieves.",
+            caption="AUC 0.5, TPR equal to the FPR, advantage 0 and epsilon bound 0 are what an attacker without any leak "
+                    "achieves; an AUC well below 0.5 is a leak too (members avoided).",
         ))
         section.summary = (
-            f"Strongest attack: {best.name}, AUC {best_auc.value:.3f} [{best_auc.ci.low:.3f}, {best_auc.ci.high:.3f}] "
-            f"(0.5 = chance) on {int(labels.sum())} members vs {int(labels.size - labels.sum())} non-members."
+            f"Strongest evidence: the {head.details['attack']} attack, AUC {head.value:.3f} "
+            f"[{head.ci.low:.3f}, {head.ci.high:.3f}] ({head.ci.level:.1%} interval, corrected for {k} attack(s); 0.5 = "
+            f"chance) on {ev.members.size} members vs {ev.nonmembers.size} non-member {unit}."
         )
         section.seconds = time.perf_counter() - started
         return section
 
     # -- attacks needing more setup -----------------------------------------
-    def _domias(self, candidates: np.ndarray, synthetic: np.ndarray, reference: np.ndarray, seed: int, notes: list[str]) -> _AttackRun:
-        result = domias.domias_scores(candidates, synthetic, reference, density=self.density, max_dims=DENSITY_DIMS,
-                                      max_fit_rows=DENSITY_FIT_ROWS, seed=seed)
-        estimator = ("Gaussian kernel density (Scott bandwidth)" if result.density == "kde" else "multivariate normal")
+    def _domias(self, queries: np.ndarray, folds: np.ndarray, synthetic: np.ndarray, references: list[np.ndarray],
+                per_person: Any, ev: Evaluation, seed: int, notes: list[str]) -> _AttackRun:
+        result = domias.domias_scores(queries, folds, synthetic, references, max_fit_rows=DENSITY_FIT_ROWS, seed=seed)
         notes.append(
-            f"DOMIAS: log p_synthetic(x) - log p_reference(x), each a {estimator} fitted on at most {DENSITY_FIT_ROWS} rows "
-            f"({result.synthetic_fit_rows} synthetic, {result.reference_fit_rows} reference) in the reference sample's first "
-            f"{result.dims} principal components (whitened), which keep {result.explained_variance:.0%} of its encoded variance."
+            f"DOMIAS: log p_synthetic(x) - log p_reference(x), Gaussian kernel densities in the full {result.dims}-feature "
+            f"encoding, bandwidths chosen by held-out likelihood ({result.synthetic_bandwidth:.3g} for the synthetic "
+            f"data, fitted on {result.synthetic_fit_rows} rows; {result.reference_bandwidth:.3g} for the reference "
+            f"samples of about {result.reference_fit_rows} rows each)."
         )
-        return _AttackRun("domias", result.scores, domias.THREAT_MODEL, {
-            "density": result.density, "dims": result.dims, "explained_variance": result.explained_variance,
-            "synthetic_fit_rows": result.synthetic_fit_rows, "reference_fit_rows": result.reference_fit_rows,
-        })
+        return _AttackRun("domias", per_person(np.nan_to_num(result.scores, nan=0.0, posinf=1e6, neginf=-1e6)),
+                          ev.labels, domias.THREAT_MODEL, {
+                              "dims": result.dims, "synthetic_bandwidth": result.synthetic_bandwidth,
+                              "reference_bandwidth": result.reference_bandwidth,
+                              "synthetic_fit_rows": result.synthetic_fit_rows,
+                              "reference_fit_rows": result.reference_fit_rows,
+                          })
 
-    def _shadow(self, inputs: AuditInputs, split: _EvaluationSplit, encoder: MixedEncoder,
-                candidates: np.ndarray, synthetic: np.ndarray, notes: list[str]) -> _AttackRun:
-        rng = np.random.default_rng(inputs.seed + 1)
-        per_side = min(self.n_targets, len(split.members), len(split.nonmembers))
-        targets = pd.concat([
-            split.members.iloc[np.sort(rng.choice(len(split.members), per_side, replace=False))],
-            split.nonmembers.iloc[np.sort(rng.choice(len(split.nonmembers), per_side, replace=False))],
-        ])
+    def _shadow(self, inputs: AuditInputs, who: Persons, ev: Evaluation, pool_frame: pd.DataFrame,
+                encoder: MixedEncoder, synthetic: np.ndarray, notes: list[str]) -> _AttackRun:
+        rng = np.random.default_rng([inputs.seed, 0x5AD])
+        per_side = min(self.n_targets, ev.members.size)
+        targets = np.r_[np.sort(rng.choice(ev.members, per_side, replace=False)),
+                        np.sort(rng.choice(ev.nonmembers, per_side, replace=False))]
+        rows, owner = rows_of(who, targets)
+        sample_rows = min(len(inputs.synthetic), SHADOW_SAMPLE_ROWS)
         outcome = shadow_attack.run_shadow_attack(
             generator_factory=inputs.generator_factory, schema=inputs.schema, encoder=encoder,
-            reference=split.reference, targets=targets, candidates=candidates, synthetic=synthetic,
-            n_shadows=self.n_shadows, shadow_train_rows=self.shadow_train_rows,
-            sample_rows=min(len(inputs.synthetic), SHADOW_SAMPLE_ROWS), seed=inputs.seed,
+            target_frame=pool_frame.iloc[rows].reset_index(drop=True), target_owner=owner, n_targets=targets.size,
+            synthetic=synthetic, n_shadows=self.n_shadows, sample_rows=sample_rows, seed=inputs.seed,
         )
         cv_auc = roc.auc(outcome.cv_scores, outcome.cv_labels)
-        cv_ci = roc.auc_interval(outcome.cv_scores, outcome.cv_labels, n_boot=self.n_boot, seed=inputs.seed)
+        cv_ci = _cluster_auc_interval(outcome.cv_scores, outcome.cv_labels, outcome.cv_target, self.n_boot, inputs.seed)
         notes.append(
-            f"Shadow models: {outcome.n_shadows} generators retrained with the run's parameters, each on "
-            f"{outcome.shadow_train_rows} reference rows plus half of {outcome.n_targets} probe records "
-            f"({per_side} members, {per_side} non-members), sampling {outcome.sample_rows} rows; a random forest learns "
-            "from target-relative features (closest-record distances against the synthetic output and a "
-            f"{outcome.calibration_rows}-row calibration half of the reference, near copies, marginal matches) and scores "
-            "every evaluation record against the released synthetic data. On shadow data, for held-out targets "
-            "(leave-one-target-out), "
-            f"its AUC is {cv_auc:.3f} [{cv_ci.low:.3f}, {cv_ci.high:.3f}]."
+            f"Shadow models (per target): {outcome.n_shadows} generators retrained with the run's parameters, each on a "
+            f"random half of {outcome.n_targets} target persons ({per_side} members, {per_side} non-members; about "
+            f"{outcome.shadow_train_rows:.0f} rows), each sampling {outcome.sample_rows} rows; every target has its own "
+            "likelihood-ratio test from its in and out shadows. Its numbers are over these targets. On shadow data "
+            f"(leave-one-shadow-out) its AUC is {cv_auc:.3f} [{cv_ci.low:.3f}, {cv_ci.high:.3f}]."
         )
-        return _AttackRun("shadow", outcome.scores, shadow_attack.THREAT_MODEL, {
+        labels = np.r_[np.ones(per_side, dtype=int), np.zeros(per_side, dtype=int)]
+        return _AttackRun("shadow", outcome.scores, labels, shadow_attack.THREAT_MODEL, {
             "n_shadows": outcome.n_shadows,
             "n_targets": outcome.n_targets,
             "shadow_train_rows": outcome.shadow_train_rows,
             "shadow_sample_rows": outcome.sample_rows,
-            "calibration_rows": outcome.calibration_rows,
             "shadow_cv_auc": cv_auc,
             "shadow_cv_auc_ci": cv_ci.to_dict(),
-            "feature_importance": outcome.feature_importance,
+            "features": list(shadow_attack.FEATURES),
         })
 
 
@@ -292,17 +268,23 @@ _SHADOW_NO_FACTORY = (
 )
 
 
-def _split(train: pd.DataFrame, holdout: pd.DataFrame, max_eval_rows: int, seed: int) -> _EvaluationSplit:
-    """Reference / non-member halves of the holdout and an equal-sized member sample of train."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(holdout))
-    n_ref = (len(holdout) + 1) // 2
-    reference = holdout.iloc[np.sort(order[:n_ref])]
-    pool = order[n_ref:]
-    n_eval = min(max_eval_rows, len(pool), len(train))
-    nonmembers = holdout.iloc[np.sort(rng.choice(pool, n_eval, replace=False))]
-    members = train.iloc[np.sort(rng.choice(len(train), n_eval, replace=False))]
-    return _EvaluationSplit(reference, members, nonmembers)
+def _notes(who: Persons, ev: Evaluation, n_train: int, n_holdout: int, n_syn: int, unit: str) -> list[str]:
+    n_neg = ev.nonmembers.size
+    return [
+        f"Evaluation: {ev.members.size} member {unit} drawn at random from the {who.n_train} training {unit} and "
+        f"{n_neg} non-member {unit} from the {who.n_holdout} holdout {unit} ({n_train} and {n_holdout} rows). The "
+        f"holdout is cut into {ev.n_folds} folds; each evaluated person is scored against the other folds (the "
+        "reference sample), never against itself. The encoding is fitted on the synthetic data (attacker-side); "
+        f"distances are exact (nearest-neighbour search over all {n_syn} synthetic rows)."
+        + (" A person's score is the largest over their rows." if who.grouped else ""),
+        f"TPR at low FPR: with {n_neg} non-members the lowest false-positive rate that allows at least 10 false "
+        f"positives is {ev.lowest_reliable_fpr:.2%}; rates below it are marked unreliable. Their intervals cover the "
+        "threshold's own uncertainty (order-statistic bounds) as well as the member count (Clopper-Pearson).",
+        "Epsilon lower bound: the largest epsilon that any of the four (epsilon, 0)-DP inequalities forces at one of "
+        "at most 100 score thresholds (including the reversed test, for attacks worse than chance), with one-sided "
+        "Clopper-Pearson bounds Bonferroni-corrected over thresholds and directions. 0 means no evidence of "
+        "leakage, not a proof of privacy.",
+    ]
 
 
 def _fmt(value: float, ci: Interval | None = None) -> str:
@@ -311,18 +293,48 @@ def _fmt(value: float, ci: Interval | None = None) -> str:
     return f"{value:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
 
 
-def _attack_metrics(run: _AttackRun, labels: np.ndarray, n_boot: int, seed: int) -> tuple[list[Metric], tuple[Any, ...], dict[str, Any]]:
-    """The five metrics of one attack, its table row and its ROC curve."""
-    s, y = run.scores, labels
+def _cluster_auc_interval(scores: np.ndarray, labels: np.ndarray, cluster: np.ndarray, n_boot: int, seed: int) -> Interval:
+    """Percentile interval of the AUC resampling whole clusters (targets) with replacement."""
+    ids = np.unique(cluster)
+    members = [np.flatnonzero(cluster == c) for c in ids]
+    rng = np.random.default_rng(seed)
+    reps = np.empty(n_boot)
+    for b in range(n_boot):
+        idx = np.concatenate([members[i] for i in rng.integers(0, ids.size, ids.size)])
+        reps[b] = roc.auc(scores[idx], labels[idx])
+    return percentile_interval(reps, f"bootstrap over targets (n={n_boot})", LEVEL)
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    """How far an attack's AUC is from chance, in bootstrap standard errors, and its
+    interval at the multiplicity-corrected level."""
+
+    z: float
+    corrected: Interval
+    epsilon_corrected: roc.EpsilonBound
+
+
+def _attack_metrics(run: _AttackRun, n_boot: int, seed: int, k: int,
+                    ev: Evaluation) -> tuple[list[Metric], tuple[Any, ...], dict[str, Any], _Evidence]:
+    """The five metrics of one attack, its table row, its ROC curve and its evidence."""
+    s, y = run.scores, run.labels
     n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
     counts = {"n_members": n_pos, "n_nonmembers": n_neg}
     prefix = f"membership.{run.name}"
     auc_value = roc.auc(s, y)
-    auc_ci = roc.auc_interval(s, y, n_boot=n_boot, seed=seed, level=LEVEL)
+    reps = roc.auc_replicates(s, y, n_boot=n_boot, seed=seed)
+    method = f"bootstrap, stratified (n={n_boot})"
+    auc_ci = percentile_interval(reps, method, LEVEL)
+    corrected_level = 1.0 - (1.0 - LEVEL) / k
+    finite = reps[np.isfinite(reps)]
+    sd = float(finite.std(ddof=1)) if finite.size > 1 else float("nan")
+    z = abs(auc_value - 0.5) / sd if sd > 0 else (0.0 if auc_value == 0.5 else float("inf"))
     metrics = [Metric(
-        name=f"{prefix}.auc", value=auc_value, ci=auc_ci, better="lower", ideal=0.5,
-        passing="AUC near 0.5: the attack cannot tell training records from unseen records of the same population.",
-        threat_model=run.threat_model, details={**counts, **run.details},
+        name=f"{prefix}.auc", value=auc_value, ci=auc_ci, better="closer", ideal=0.5,
+        passing="AUC near 0.5: the attack cannot tell training records from unseen records of the same population "
+                "(well below 0.5 is a leak too: members are avoided).",
+        threat_model=run.threat_model, details={**counts, **run.details, "z_from_chance": z},
     )]
     low_fpr = {}
     for target, suffix, label in _LOW_FPRS:
@@ -331,7 +343,7 @@ def _attack_metrics(run: _AttackRun, labels: np.ndarray, n_boot: int, seed: int)
         details: dict[str, Any] = {
             **counts, "target_fpr": target, "achieved_fpr": r.achieved_fpr, "true_positives": r.true_positives,
             "allowed_false_positives": r.allowed_false_positives,
-            "threshold_selection": "chosen on the same records; the interval covers the TPR count only",
+            "lowest_reliable_fpr": 10.0 / n_neg if n_neg else None,
         }
         if not r.reliable:
             details["caution"] = (
@@ -344,7 +356,7 @@ def _attack_metrics(run: _AttackRun, labels: np.ndarray, n_boot: int, seed: int)
             threat_model=run.threat_model, details=details,
         ))
     adv = roc.advantage(s, y)
-    adv_ci = roc.advantage_interval(s, y, n_boot=n_boot, seed=seed + 1, level=LEVEL)
+    adv_ci = roc.advantage_interval(s, y, level=LEVEL)
     metrics.append(Metric(
         name=f"{prefix}.advantage", value=adv, ci=adv_ci, better="lower", ideal=0.0,
         passing="Advantage (max TPR - FPR) near 0: no threshold separates members from non-members better than chance.",
@@ -355,23 +367,72 @@ def _attack_metrics(run: _AttackRun, labels: np.ndarray, n_boot: int, seed: int)
         name=f"{prefix}.epsilon_lower_bound", value=eps.epsilon,
         # One-sided: the data bound epsilon from below only, so the interval is [bound, inf).
         ci=Interval(eps.epsilon, float("inf"),
-                    f"clopper-pearson, one-sided, Bonferroni over {eps.n_thresholds} thresholds", LEVEL),
+                    f"clopper-pearson, one-sided, Bonferroni over {eps.n_thresholds} thresholds x 4 inequalities", LEVEL),
         better="lower", ideal=0.0,
         passing="0 = no evidence of leakage: the attack shows no measurable privacy loss at 95 % confidence (never a proof of privacy).",
-        threat_model=run.threat_model,
-        details={
-            **counts, "confidence": LEVEL, "delta": eps.delta, "thresholds_tried": eps.n_thresholds,
-            "inequality": eps.direction,
-            "tpr_at_bound": None if np.isnan(eps.tpr) else eps.tpr,
-            "fpr_at_bound": None if np.isnan(eps.fpr) else eps.fpr,
-            "tpr_lower": None if np.isnan(eps.tpr_low) else eps.tpr_low,
-            "fpr_upper": None if np.isnan(eps.fpr_high) else eps.fpr_high,
-            "meaning": ("any epsilon for which the generator is (epsilon, 0)-DP is at least this value "
-                        "(95 % confidence, simultaneously over the thresholds tried)"),
-        },
+        threat_model=run.threat_model, details=_epsilon_details(eps, counts),
     ))
     tpr1 = low_fpr["tpr_at_1pct_fpr"]
     row = (run.name, _fmt(auc_value, auc_ci), _fmt(tpr1.tpr, tpr1.interval), _fmt(adv, adv_ci), _fmt(eps.epsilon))
     fpr, tpr = roc.roc_curve(s, y, max_points=200)
     curve = {"label": run.name, "fpr": fpr, "tpr": tpr, "auc": auc_value}
-    return metrics, row, curve
+    evidence = _Evidence(z, percentile_interval(reps, method, corrected_level),
+                         roc.epsilon_lower_bound(s, y, level=corrected_level) if k > 1 else eps)
+    return metrics, row, curve, evidence
+
+
+def _epsilon_details(eps: roc.EpsilonBound, counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        **counts, "confidence": eps.level, "delta": eps.delta, "thresholds_tried": eps.n_thresholds,
+        "inequality": eps.direction,
+        "tpr_at_bound": None if np.isnan(eps.tpr) else eps.tpr,
+        "fpr_at_bound": None if np.isnan(eps.fpr) else eps.fpr,
+        "tpr_bound_used": None if np.isnan(eps.tpr_low) else eps.tpr_low,
+        "fpr_bound_used": None if np.isnan(eps.fpr_high) else eps.fpr_high,
+        "meaning": ("any epsilon for which the generator is (epsilon, 0)-DP is at least this value "
+                    f"({eps.level:.1%} confidence, simultaneously over the thresholds and inequalities tried)"),
+    }
+
+
+def _headline(runs: list[_AttackRun], evidence: list[_Evidence], section: AuditSection, k: int) -> list[Metric]:
+    """membership.auc (strongest evidence, corrected) and membership.epsilon_lower_bound (largest, corrected)."""
+    best = max(range(k), key=lambda i: evidence[i].z)
+    run, ev = runs[best], evidence[best]
+    auc_metric = section.metric(f"membership.{run.name}.auc")
+    per_attack = {r.name: section.metric(f"membership.{r.name}.auc").value for r in runs}
+    head_auc = Metric(
+        name="membership.auc",
+        value=auc_metric.value,
+        ci=Interval(ev.corrected.low, ev.corrected.high, f"{ev.corrected.method}, Bonferroni over {k} attack(s)",
+                    ev.corrected.level),
+        better="closer",
+        ideal=0.5,
+        passing="AUC near 0.5 with a narrow interval: no attack tells training records from unseen records of the "
+                "same population, in either direction (default gates: 0.4 <= interval <= 0.6).",
+        threat_model=run.threat_model,
+        details={
+            "attack": run.name,
+            "selection": "the attack whose AUC is farthest from 0.5 in bootstrap standard errors (either direction)",
+            "per_attack_auc": per_attack,
+            "per_attack_z_from_chance": {r.name: evidence[i].z for i, r in enumerate(runs)},
+            "attacks_compared": k,
+            "n_members": auc_metric.details["n_members"],
+            "n_nonmembers": auc_metric.details["n_nonmembers"],
+        },
+    )
+    eps_best = max(range(k), key=lambda i: evidence[i].epsilon_corrected.epsilon)
+    eps = evidence[eps_best].epsilon_corrected
+    head_eps = Metric(
+        name="membership.epsilon_lower_bound",
+        value=eps.epsilon,
+        ci=Interval(eps.epsilon, float("inf"), f"clopper-pearson, one-sided, Bonferroni over thresholds, 4 inequalities "
+                    f"and {k} attack(s)", LEVEL),
+        better="lower",
+        ideal=0.0,
+        passing="0 = no attack shows measurable privacy loss at 95 % confidence (never a proof of privacy).",
+        threat_model=runs[eps_best].threat_model,
+        details={"attack": runs[eps_best].name, **_epsilon_details(eps, {
+            "n_members": int(runs[eps_best].labels.sum()),
+            "n_nonmembers": int(runs[eps_best].labels.size - runs[eps_best].labels.sum())})},
+    )
+    return [head_auc, head_eps]

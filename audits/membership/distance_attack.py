@@ -1,26 +1,36 @@
-"""Calibrated distance attack (Chen et al. 2020, GAN-Leaks, "CAL" variant).
+"""Distance attack calibrated against the population (Chen et al. 2020, GAN-Leaks "CAL").
 
 A generator that memorises puts synthetic rows close to its training records. The raw
 distance to the closest synthetic row is confounded by how typical a record is (records
 in dense regions are close to everything), so GAN-Leaks calibrates it against a reference
 model of the population; here the attacker's reference sample plays that model:
 
-    score(x) = -(log(d(x, synthetic) + EPS) - log(d(x, reference) + EPS))
+    score(x) = log(d(x, reference) + EPS) - log(d(x, synthetic) + EPS)
 
 with ``d`` the distance to the closest row under the documented mixed-type encoding
 (:mod:`synth.neighbors.encoding`, exact search by :func:`synth.neighbors.search.nearest`).
 Higher score = closer to the synthetic data than the population explains = "member".
-Evaluation records are never in the reference sample, so no self-match needs excluding.
+Each record is scored against the reference of its cross-fitting fold
+(:mod:`synth.audits.membership.design`), which never holds the record's own person.
 
-Why the calibration is taken on log distances: GAN-Leaks subtracts the losses of two
-generators of equal capacity, but here the two sides are samples of different sizes (the
-synthetic data is usually far larger than the reference sample), so their closest-record
-distances live on different scales and a plain difference lets the reference's coarseness
-swamp the signal (AUC 0.83 instead of 1.0 against exact copies of 1,000 training rows with
-a 250-row reference). The log ratio is scale-free: it is the same calibration, made
-invariant to a constant factor between the two distance scales. ``EPS`` (1e-6 encoded
-units, far below any real difference: a full-range numeric difference is 1) makes an exact
-synthetic copy score highest instead of infinite.
+Why the log ratio: the synthetic data and the reference sample differ in size, so their
+closest-record distances live on different scales; the log ratio is the same calibration
+made invariant to a constant factor between the two scales.
+
+Natural twins. Records common in the population (coarse values, standard records) have
+exact twins in any sample of it, so an exact synthetic match of such a record singles it
+out no more than its twins. The attacker sees commonness in two samples: a record
+identical to a reference record (``d(x, reference) = 0``) scores at most 0
+(``log EPS - log(d_syn + EPS)``), and so does a record the synthetic data holds verbatim
+more than once (an exact match with a second synthetic twin, score 0). A record with no
+twin in either but an exact synthetic match scores highest (``log(d_ref / EPS)``); a
+near-copy of a record whose closest reference row is 50 times farther away scores
+``log 50``. Without this calibration natural duplicates fill the low-FPR end of the ROC
+curve ahead of near-copies of unique records. The price: a generator that emits the same
+training record verbatim twice or more is not scored by this attack for that record (the
+exact-copy and exposure metrics of the memorisation audit, which see the training data,
+count it). ``EPS`` (1e-6 encoded units, far below any real difference: a full-range numeric
+difference is 1) makes an exact copy score highest instead of infinite.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from synth.audits.base import ThreatModel
+from synth.neighbors.duplicates import duplicate_counts
 from synth.neighbors.search import nearest_distance
 
 EPS = 1e-6
@@ -36,7 +47,7 @@ THREAT_MODEL = ThreatModel(
     attack="distance to closest synthetic record, calibrated by a reference sample (GAN-Leaks CAL)",
     attacker_has=(
         "the released synthetic data",
-        "a reference sample of the population, disjoint from the training data (half the holdout)",
+        "a reference sample of the population, disjoint from the training data (the holdout, cross-fitted)",
         "the candidate record whose membership is guessed",
     ),
     description=(
@@ -46,12 +57,24 @@ THREAT_MODEL = ThreatModel(
 )
 
 
-def distance_scores(candidates: np.ndarray, synthetic: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Membership scores of ``candidates`` (n, d) against ``synthetic`` (n_s, d) and ``reference`` (n_r, d).
+def distance_scores(
+    queries: np.ndarray, folds: np.ndarray, synthetic: np.ndarray, references: list[np.ndarray]
+) -> np.ndarray:
+    """Membership scores of ``queries`` (n, d) against ``synthetic`` (n_s, d).
 
-    All three arrays use the same encoder. Returns (n,) float64 log-distance ratios (higher =
-    more likely a member; 0 = as close to the synthetic data as to the reference sample).
+    ``folds`` (n,) gives each query's fold and ``references[f]`` (n_f, d) that fold's
+    reference sample; all arrays use one encoder. Returns (n,) float64 log-distance ratios
+    (higher = more likely a member; 0 = as close to the synthetic data as to the reference).
     """
-    d_syn = nearest_distance(candidates, synthetic)
-    d_ref = nearest_distance(candidates, reference)
-    return np.log(d_ref + EPS) - np.log(d_syn + EPS)
+    d_syn = nearest_distance(queries, synthetic)
+    d_ref = np.empty(queries.shape[0])
+    for f, reference in enumerate(references):
+        at = np.flatnonzero(folds == f)
+        if at.size:
+            d_ref[at] = nearest_distance(queries[at], reference)
+    scores = np.log(d_ref + EPS) - np.log(d_syn + EPS)
+    exact = np.flatnonzero(d_syn == 0)
+    if exact.size:
+        repeated = duplicate_counts(queries[exact], synthetic) > 1
+        scores[exact[repeated]] = np.minimum(scores[exact[repeated]], 0.0)
+    return scores

@@ -6,10 +6,17 @@ population would show anyway is not mistaken for leakage:
 
 - ``privacy.exact_copy_rate`` / ``privacy.exact_copy_rate_holdout``: synthetic rows
   identical to a training / holdout row (see :mod:`synth.audits.privacy.exact_copies`);
-- ``privacy.exact_copy_excess``: copies of training beyond what an equal-size
-  independent sample yields (default gate ``privacy.exact_copy_excess.lower_ci <= 0``);
+- ``privacy.exact_copy_excess``: copied training records beyond chance, by an exact
+  permutation test that weighs records unique in the pool more than records with natural
+  twins (see :mod:`synth.audits.privacy.exact_copies`; default gate
+  ``privacy.exact_copy_excess.lower_ci <= 0``);
+- ``privacy.exposure_excess``: share of training persons a synthetic row points at (ten
+  times closer than any other real person's record) minus the same share of holdout
+  persons (see :mod:`synth.audits.privacy.exposure`; default gate
+  ``privacy.exposure_excess.lower_ci <= 0``);
 - ``privacy.dcr_share``: equal-size share of synthetic rows closer to training than to
-  holdout (see :mod:`synth.audits.privacy.dcr`; default gate ``privacy.dcr_share.upper_ci <= 0.6``);
+  holdout, with a randomization interval over the split (see
+  :mod:`synth.audits.privacy.dcr`; default gate ``privacy.dcr_share.upper_ci <= 0.6``);
 - ``privacy.dcr_baseline_ratio``: median closest-record distance of synthetic rows to
   training over that of holdout rows to training;
 - ``privacy.nndr_ratio``: the same for the nearest-neighbour distance ratio d1/d2;
@@ -18,13 +25,19 @@ population would show anyway is not mistaken for leakage:
 - a per-record exposure ranking of training rows (by row index only), see
   :mod:`synth.audits.privacy.exposure`.
 
+Persons. A person is a row unless a group column (``data.group``) names who each row
+belongs to (:mod:`synth.audits.persons`); then copies, exposure and the DCR share's
+interval count persons, and a person's own other rows never count as "another real record".
+
 Distances use the documented mixed-type encoding (:mod:`synth.neighbors.encoding`) fitted on
-the training data, and exact blocked nearest-neighbour search
-(:mod:`synth.neighbors.search`); each of the eight searches is run once and shared by
-the metrics that need it: synthetic queries against training (two nearest: DCR share,
-baseline ratio, NNDR, NNAA), holdout and synthetic; holdout queries against training (two
-nearest), synthetic and holdout; training queries against synthetic and training (NNAA
-and the exposure ranking).
+the real pool (training and holdout together, so the distance treats both samples alike
+and the randomization tests over the split are exact), and exact blocked
+nearest-neighbour search (:mod:`synth.neighbors.search`); each of the nine searches is run
+once and shared by the metrics that need it: synthetic queries against training (two
+nearest: DCR share, baseline ratio, NNDR, NNAA), holdout and synthetic; holdout queries
+against training (two nearest), synthetic and holdout; training queries against synthetic
+and training (NNAA and the exposure ranking); training and holdout queries against the
+pool's other persons (exposure).
 
 **Query sampling** (``max_query_rows``, default 50,000). Every search compares each of
 its query rows with *every* row of the reference table -- the reference side is never
@@ -32,11 +45,12 @@ subsampled -- and exact copies are found by hashing *all* rows. When a table has
 rows than ``max_query_rows``, a seeded uniform random sample of that many of its rows
 serves as the queries of the distance metrics: synthetic rows for the DCR share and the
 numerators of the baseline ratio and NNDR and NNAA's synthetic term; holdout rows for the
-denominators and NNAA's holdout term; training rows for NNAA's training term and the
-exposure ranking (which then ranks the sampled training rows). Each sampled number then
+denominators and NNAA's holdout term and the exposure baseline; training rows for NNAA's
+training term, the exposure metric and the ranking (which then ranks the sampled training
+rows). Training and holdout queries are sampled by person (all rows of a sampled person). Each sampled number then
 estimates the number of the full tables, and its interval carries the sampling
-uncertainty: the DCR share's Wilson interval counts only the sampled rows, the ratio and
-NNAA intervals bootstrap them. Every distance metric's ``details`` give
+uncertainty: the DCR share's randomization interval and the exposure comparison count only
+the sampled rows and persons, the ratio and NNAA intervals bootstrap them. Every distance metric's ``details`` give
 ``n_query`` (query rows per role), ``n_reference`` (reference rows per role, all of them)
 and ``queries_sampled``. At or below the cap nothing is sampled and the numbers are those
 of the full tables. Cost: about ``q_s (n_T + n_H + n_s) + q_T (n_s + n_T) + q_H (n_T +
@@ -63,8 +77,15 @@ from synth.audits.privacy.dcr import (
     nnaa_privacy_loss,
     nndr_ratio,
 )
+from synth.audits.persons import Persons, nearest_other_person, per_person_min, persons
 from synth.audits.privacy.exact_copies import ExactCopies, exact_copies
-from synth.audits.privacy.exposure import ExposureRanking, exposure_ranking
+from synth.audits.privacy.exposure import (
+    ExposureExcess,
+    ExposureRanking,
+    exposure_excess,
+    exposure_ranking,
+    exposure_ratios,
+)
 from synth.errors import ConfigError, DataError, did_you_mean
 from synth.neighbors.encoding import MixedEncoder
 from synth.neighbors.search import nearest, nearest_other
@@ -90,6 +111,17 @@ DCR_THREAT = ThreatModel(
         "real record as evidence about that record. The auditor measures how close synthetic rows "
         "sit to training rows against a holdout sample from the same population that the "
         "generator never saw: without memorisation both are equally close."
+    ),
+)
+
+EXPOSURE_THREAT = ThreatModel(
+    attack="per-record exposure: a synthetic row that points at one real person",
+    attacker_has=("the synthetic data", "a real person's record to look up"),
+    description=(
+        "The attacker looks up a person they know and finds a synthetic row far closer to that person's record "
+        "than any other real person's record is. The auditor counts such persons among the training data and "
+        "among a holdout from the same population that the generator never saw: only an excess on the "
+        "training side reveals training records."
     ),
 )
 
@@ -128,6 +160,7 @@ class MemorizationAudit(Audit):
         "privacy.exact_copy_rate",
         "privacy.exact_copy_rate_holdout",
         "privacy.exact_copy_excess",
+        "privacy.exposure_excess",
         "privacy.dcr_share",
         "privacy.dcr_baseline_ratio",
         "privacy.nndr_ratio",
@@ -173,15 +206,24 @@ class MemorizationAudit(Audit):
                 f"Needs at least 2 rows in each of training ({n_t}), holdout ({n_h}) and synthetic "
                 f"({n_s}) data; memorisation is judged against a holdout of real rows."
             )
-        copies = exact_copies(inputs.synthetic, inputs.train, inputs.holdout, inputs.schema, columns)
-        encoder = MixedEncoder(inputs.schema, columns).fit(inputs.train)
-        d = _search(encoder, inputs, p, np.random.default_rng([int(inputs.seed), 0x6D656D]))
+        who = persons(inputs.train_groups, inputs.holdout_groups, n_t, n_h)
         seed = int(inputs.seed)
-        share = dcr_share(d.S_q, d.T, d.H, closest=(d.st[:, 0], d.sh), **d.search_kw)
-        ranking = exposure_ranking(d.T, d.S, inputs.train.index, rows=d.rows["train"], top_n=p["top_n"],
-                                   closest=(d.ts, d.tt))
+        copies = exact_copies(inputs.synthetic, inputs.train, inputs.holdout, inputs.schema, columns,
+                              train_persons=who.train, holdout_persons=who.holdout, n_train_persons=who.n_train,
+                              n_holdout_persons=who.n_holdout, seed=seed)
+        encoder = MixedEncoder(inputs.schema, columns).fit(pd.concat([inputs.train[columns], inputs.holdout[columns]]))
+        d = _search(encoder, inputs, who, p, np.random.default_rng([seed, 0x6D656D]))
+        share = dcr_share(d.S_q, d.T, d.H, closest=(d.st[:, 0], d.sh, d.st_i, d.sh_i), train_persons=who.train,
+                          holdout_persons=who.holdout, **d.search_kw)
+        t_rows, h_rows = d.rows["train"], d.rows["holdout"]
+        train_exposure = exposure_ratios(d.ts, d.tp)
+        holdout_exposure = exposure_ratios(d.hs, d.hp)
+        excess = exposure_excess(
+            _by_person(train_exposure, who.train[t_rows]), _by_person(holdout_exposure, who.holdout[h_rows]))
+        ranking = exposure_ranking(d.T, d.S, inputs.train.index, rows=t_rows, top_n=p["top_n"], closest=(d.ts, d.tp))
         metrics = [
             *_copy_metrics(copies, d),
+            _exposure_metric(excess, d, who.grouped),
             _dcr_share_metric(share, d, p["metric"]),
             _baseline_ratio_metric(d, p["metric"], p["n_boot"], seed),
             _nndr_metric(d, p["n_boot"], seed),
@@ -189,7 +231,7 @@ class MemorizationAudit(Audit):
         ]
         tables = []
         if p["top_n"] > 0:
-            tables.append(_ranking_table(ranking, n_t))
+            tables.append(_ranking_table(ranking, n_t, excess))
             if inputs.include_real_records:
                 tables.append(_exposed_records_table(inputs.train, ranking))
         return AuditSection(
@@ -201,12 +243,16 @@ class MemorizationAudit(Audit):
             figures=[_dcr_figure(d.st[:, 0], d.sh, d.ht[:, 0], p["bins"], p["metric"], n_t, n_h)],
             tables=tables,
             notes=[
-                f"Distances: {p['metric']} on the mixed-type encoding fitted on the training data "
+                f"Distances: {p['metric']} on the mixed-type encoding fitted on the real pool (training and holdout) "
                 f"({len(encoder.feature_names)} features from {len(columns)} columns); exact search, "
                 "each query row against every reference row.",
                 _sampling_note(d.used, d.full, p["max_query_rows"]),
-                f"dcr_share weighs training and holdout to equal size ({n_t} vs {n_h} rows): each "
-                "training 'closest record' counts 1/n_train and each holdout one 1/n_holdout.",
+                f"dcr_share weighs training and holdout to equal size ({who.n_train} vs {who.n_holdout} "
+                f"{'persons' if who.grouped else 'rows'}): each training 'closest record' counts 1/n_train and each "
+                "holdout one 1/n_holdout.",
+                *([f"Persons: a group column names who each row belongs to ({who.n_train} training and "
+                   f"{who.n_holdout} holdout persons); copies, exposure and the DCR share's interval count persons, "
+                   "and a person's own other rows never count as another real record."] if who.grouped else []),
             ],
         )
 
@@ -234,7 +280,9 @@ class _Distances:
     the positions of its query rows (all rows, or a sample of ``max_query_rows``).
     Closest distances, one per query row: ``st`` and ``ht`` (two nearest training rows,
     shape (q, 2)), ``sh``, ``ts``, ``tt`` (other training), ``ss`` (other synthetic),
-    ``hs``, ``hh`` (other holdout).
+    ``hs``, ``hh`` (other holdout), ``tp`` / ``hp`` (closest record of another person in the
+    pool, for training / holdout queries); ``st_i`` / ``sh_i``: positions of the closest
+    training / holdout row of each synthetic query.
     """
 
     T: np.ndarray
@@ -243,13 +291,17 @@ class _Distances:
     rows: dict[str, np.ndarray]
     search_kw: dict[str, Any]
     st: np.ndarray
+    st_i: np.ndarray
     sh: np.ndarray
+    sh_i: np.ndarray
     ht: np.ndarray
     ts: np.ndarray
     tt: np.ndarray
     ss: np.ndarray
     hs: np.ndarray
     hh: np.ndarray
+    tp: np.ndarray
+    hp: np.ndarray
 
     @property
     def S_q(self) -> np.ndarray:
@@ -276,23 +328,49 @@ class _Distances:
         }
 
 
-def _search(encoder: MixedEncoder, inputs: AuditInputs, p: dict[str, Any], rng: np.random.Generator) -> _Distances:
+def _search(encoder: MixedEncoder, inputs: AuditInputs, who: Persons, p: dict[str, Any],
+            rng: np.random.Generator) -> _Distances:
     """Encode the three tables and run each nearest-neighbour search once."""
     T, H, S = (encoder.transform(f) for f in (inputs.train, inputs.holdout, inputs.synthetic))
     kw = dict(metric=p["metric"], block_queries=p["block_queries"], block_reference=p["block_reference"])
-    rows = {role: _query_rows(len(X), p["max_query_rows"], rng) for role, X in (("synthetic", S), ("train", T), ("holdout", H))}
+    cap = p["max_query_rows"]
+    rows = {"synthetic": _query_rows(len(S), cap, rng), "train": _person_rows(who.train, cap, rng),
+            "holdout": _person_rows(who.holdout, cap, rng)}
     s_rows, t_rows, h_rows = rows["synthetic"], rows["train"], rows["holdout"]
+    st, st_i = nearest(S[s_rows], T, 2, **kw)
+    sh, sh_i = nearest(S[s_rows], H, 1, **kw)
+    pool, codes = np.vstack([T, H]), who.pool
+    other = dict(metric=p["metric"], max_rows=who.max_rows)
     return _Distances(
         T=T, H=H, S=S, rows=rows, search_kw=kw,
-        st=nearest(S[s_rows], T, 2, **kw)[0],
-        sh=nearest(S[s_rows], H, 1, **kw)[0][:, 0],
+        st=st, st_i=st_i[:, 0], sh=sh[:, 0], sh_i=sh_i[:, 0],
         ht=nearest(H[h_rows], T, 2, **kw)[0],
         ts=nearest(T[t_rows], S, 1, **kw)[0][:, 0],
         tt=nearest_other(T, t_rows, 1, **kw)[0][:, 0],
         ss=nearest_other(S, s_rows, 1, **kw)[0][:, 0],
         hs=nearest(H[h_rows], S, 1, **kw)[0][:, 0],
         hh=nearest_other(H, h_rows, 1, **kw)[0][:, 0],
+        tp=nearest_other_person(pool, codes, t_rows, **other)[0],
+        hp=nearest_other_person(pool, codes, len(T) + h_rows, **other)[0],
     )
+
+
+def _person_rows(codes: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
+    """Rows serving as queries: all, or every row of persons drawn at random until ``cap``
+    rows are reached (whole persons, so a person's exposure sees all their rows)."""
+    if codes.size <= cap:
+        return np.arange(codes.size)
+    uniq = np.unique(codes)
+    sizes = np.bincount(np.searchsorted(uniq, codes), minlength=uniq.size)
+    order = rng.permutation(uniq.size)
+    take = order[: max(1, int(np.searchsorted(np.cumsum(sizes[order]), cap, side="right")))]
+    return np.flatnonzero(np.isin(codes, uniq[take]))
+
+
+def _by_person(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The smallest value over each person's rows, one entry per person present in ``codes``."""
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    return per_person_min(values, inverse, uniq.size)
 
 
 def _copy_metrics(copies: ExactCopies, d: _Distances) -> list[Metric]:
@@ -342,19 +420,40 @@ def _copy_metrics(copies: ExactCopies, d: _Distances) -> list[Metric]:
             ideal=0.0,
             threat_model=COPY_THREAT,
             passing=(
-                "The interval reaches 0 or below (lower_ci <= 0): synthetic rows copy training rows "
-                "no more often than they match an equal-size independent sample of the population."
+                "The interval reaches 0 or below (lower_ci <= 0): synthetic rows reproduce training records no "
+                "more often than holdout records of the same population, records unique in the pool weighing most."
             ),
             details={
                 **hashed,
-                "reference_size": copies.reference_size,
-                "copy_rate_train_at_reference_size": copies.rate_train_equal_size,
-                "copy_rate_holdout_at_reference_size": copies.rate_holdout_equal_size,
-                "scheme": "mean over every reference-size subset of the larger real set (hypergeometric), "
-                          "paired per synthetic row",
+                "n_train_persons": copies.n_train_persons,
+                "n_holdout_persons": copies.n_holdout_persons,
+                "values_reproduced": copies.values_reproduced,
+                "unique_copies_train": copies.unique_copies_train,
+                "unique_copies_holdout": copies.unique_copies_holdout,
+                "p_value_one_sided_exact": copies.p_value,
+                "permutations": copies.permutations,
+                "scheme": "sum over reproduced record values of (training share of its holders - expected share), "
+                          "exact permutation test over splits; unique records weigh most",
             },
         ),
     ]
+
+
+def _exposure_metric(excess: ExposureExcess, d: _Distances, grouped: bool) -> Metric:
+    unit = "persons" if grouped else "records"
+    return Metric(
+        name="privacy.exposure_excess",
+        value=excess.value,
+        ci=excess.ci,
+        better="lower",
+        ideal=0.0,
+        threat_model=EXPOSURE_THREAT,
+        passing=(
+            f"The interval reaches 0 or below (lower_ci <= 0): synthetic rows point at training {unit} (ten times "
+            f"closer than any other real person's record) no more often than at holdout {unit}."
+        ),
+        details={**excess.details(), **d.sizes, **d.sampling(("train", "holdout"), ("synthetic", "train", "holdout"))},
+    )
 
 
 def _dcr_share_metric(share: DCRShare, d: _Distances, metric: str) -> Metric:
@@ -547,7 +646,7 @@ def _exposed_records_table(train: pd.DataFrame, r: ExposureRanking) -> TableBloc
     )
 
 
-def _ranking_table(r: ExposureRanking, n_train: int) -> TableBlock:
+def _ranking_table(r: ExposureRanking, n_train: int, excess: ExposureExcess) -> TableBlock:
     def num(x: float) -> float:
         return float(x) if math.isfinite(x) else float("inf")
 
@@ -558,18 +657,18 @@ def _ranking_table(r: ExposureRanking, n_train: int) -> TableBlock:
     return TableBlock(
         title="Most exposed training records (by row index)",
         columns=("rank", "training row", "exposure ratio", "distance to closest synthetic row",
-                 "distance to closest other training row"),
+                 "distance to closest record of another person"),
         rows=rows,
         caption=(
-            "Exposure ratio = distance to the closest synthetic row / distance to the closest other training "
-            f"row; below 1 means a synthetic row points at that record. {r.n_below_one} of {r.n_records} "
-            f"training records are below 1; {r.n_exact_unique} have an exact synthetic copy and no exact twin "
-            "in training. "
+            "Exposure ratio = distance to the closest synthetic row / distance to the closest record of another real "
+            f"person (training or holdout); below {excess.threshold} a synthetic row points at that record. "
+            f"Baseline: {excess.exposed_train} of {excess.n_train} training and {excess.exposed_holdout} of "
+            f"{excess.n_holdout} holdout persons are below {excess.threshold} (holdout persons were never shown to the "
+            f"generator). {r.n_below_one} of {r.n_records} training records are below 1; {r.n_exact_unique} have an "
+            "exact synthetic copy and no exact twin held by another person. "
             + (f"The ranking covers a random sample of {r.n_records} of the {n_train} training rows "
                "(max_query_rows). " if r.n_records < n_train else "")
             + "Rows are named by index label only, never by their values."
         ),
         per_record=True,  # row indices of at-risk records: an attacker's oracle if published
     )
-
-

@@ -10,24 +10,44 @@ What is computed:
 - :func:`auc`: the area under the ROC curve, the Mann-Whitney probability that a random
   member outscores a random non-member (ties count one half). 0.5 = chance.
 - :func:`tpr_at_fpr`: the best TPR among thresholds whose FPR does not exceed a target
-  (e.g. 1 %), with a Clopper-Pearson interval on the true-positive count. The threshold
-  is chosen on the same records, so the interval ignores that selection; with few
-  non-members a low target FPR allows zero or one false positive and the estimate is
-  coarse (the result says so).
-- :func:`advantage`: ``max_t TPR(t) - FPR(t)`` (Yeom et al. 2018 membership advantage).
-- :func:`epsilon_lower_bound`: the empirical differential-privacy lower bound of
-  Jagielski et al. 2020 / Nasr et al. 2021. An (epsilon, delta)-DP training procedure
-  forces every test to satisfy ``TPR <= e^eps FPR + delta`` and
-  ``TNR <= e^eps FNR + delta``, so for each threshold
+  (e.g. 1 %). Its interval accounts for both the member count and the threshold's own
+  uncertainty (the threshold is a quantile of the non-member scores): the true
+  target-FPR threshold lies between two order statistics of the non-member scores with
+  97.5 % confidence (binomial order-statistic bounds, each side at 1.25 %), and the TPR
+  interval runs from the one-sided 98.75 % Clopper-Pearson lower bound at the stricter of
+  the two to the upper bound at the looser one (union bound: at least 95 % in all). With
+  few non-members a low target FPR allows zero or one false positive and the estimate is
+  coarse: it is *reliable* only when ``target * n_neg >= 10``, so the lowest FPR a holdout
+  supports is ``10 / n_neg`` (the result says so).
+- :func:`advantage`: ``max_t TPR(t) - FPR(t)`` (Yeom et al. 2018 membership advantage), the
+  one-sided Kolmogorov-Smirnov distance between the two score distributions. Its interval
+  is distribution-free: by the Dvoretzky-Kiefer-Wolfowitz inequality with Massart's
+  constant each empirical distribution function is within ``sqrt(log(4 / alpha) / (2 n))``
+  of the truth everywhere with probability ``1 - alpha / 2``, so the advantage is within the
+  sum of the two (coverage at least ``1 - alpha``, also at the null value 0, which a
+  bootstrap of a maximum never covers).
+- :func:`epsilon_lower_bound`: the empirical differential-privacy lower bound (Kairouz et
+  al. 2015, thm 2.1; Jagielski et al. 2020; Nasr et al. 2021). An (epsilon, delta)-DP
+  training procedure confines every test's (FPR, FNR) to the region cut by four
+  inequalities::
 
-      eps >= log((TPR_lo - delta) / FPR_hi)   and   eps >= log((1 - FPR_hi - delta) / (1 - TPR_lo))
+      FPR + e^eps FNR >= 1 - delta       e^eps FPR + FNR >= 1 - delta
+      FNR + e^eps FPR <= e^eps + delta   ... i.e. with TPR = 1 - FNR, for each threshold
 
-  where ``TPR_lo`` / ``FPR_hi`` are one-sided Clopper-Pearson bounds. The bound is the
-  maximum over a label-free grid of at most ``max_thresholds`` thresholds; each bound is
-  taken at ``alpha / (2 m)`` (Bonferroni over the ``2 m`` one-sided statements), so the
-  reported value holds for all thresholds *simultaneously* at the stated confidence
-  (default 95 %). It is a statement about this attack on this data, not a proof that the
-  generator is private: a value of 0 means "no evidence of leakage", never "epsilon = 0".
+      eps >= log((TPR - delta) / FPR)            eps >= log((1 - FPR - delta) / (1 - TPR))
+      eps >= log((FPR - delta) / TPR)            eps >= log((1 - TPR - delta) / (1 - FPR))
+
+  The last two are the first two for the reversed test ("member" when the score is
+  *low*): an attack that does significantly worse than chance (e.g. against a privacy
+  filter that leaves a hole around every member) is evidence too. Each rate is replaced
+  by its one-sided Clopper-Pearson bound in the direction that makes the inequality
+  conservative (``TPR_lo``/``FPR_hi`` for the first two, ``TPR_hi``/``FPR_lo`` for the
+  reversed ones). The bound is the maximum over a label-free grid of at most
+  ``max_thresholds`` thresholds; every one of the ``4 m`` one-sided bounds is taken at
+  ``alpha / (4 m)`` (Bonferroni), so the reported value holds for all thresholds and both
+  directions *simultaneously* at the stated confidence (default 95 %). It is a statement
+  about this attack on this data, not a proof that the generator is private: a value of 0
+  means "no evidence of leakage", never "epsilon = 0".
 """
 
 from __future__ import annotations
@@ -38,7 +58,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from synth.stats.intervals import Interval, bootstrap, clopper_pearson
+from synth.stats.intervals import Interval, clopper_pearson, percentile_interval
 
 
 @dataclass(frozen=True)
@@ -68,8 +88,9 @@ class RocCounts:
 class TprAtFpr:
     """TPR at the threshold that keeps FPR at or below ``target_fpr``.
 
-    ``interval`` is Clopper-Pearson on ``true_positives / n_pos``; ``achieved_fpr`` is the
-    FPR actually reached (<= target); ``allowed_false_positives`` = floor(target * n_neg).
+    ``interval`` covers the TPR at the population's target-FPR threshold (member count and
+    threshold uncertainty, see the module docstring); ``achieved_fpr`` is the FPR actually
+    reached (<= target); ``allowed_false_positives`` = floor(target * n_neg).
     """
 
     tpr: float
@@ -93,8 +114,10 @@ class EpsilonBound:
 
     ``epsilon`` (>= 0) holds at confidence ``level`` simultaneously over ``n_thresholds``
     thresholds; ``tpr``/``fpr`` are the point rates at the threshold attaining it and
-    ``tpr_low``/``fpr_high`` the Bonferroni-adjusted one-sided Clopper-Pearson bounds used;
-    ``direction`` names the inequality (``"tpr/fpr"`` or ``"tnr/fnr"``), ``None`` when 0.
+    ``tpr_low``/``fpr_high`` the Bonferroni-adjusted one-sided Clopper-Pearson bounds used
+    (for a reversed inequality: the TPR upper and FPR lower bounds); ``direction`` names the
+    inequality (``"tpr/fpr"``, ``"tnr/fnr"``, ``"fpr/tpr"`` or ``"fnr/tnr"``, the last two for
+    an attack worse than chance), ``None`` when 0.
     """
 
     epsilon: float
@@ -146,10 +169,25 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def auc_interval(scores: np.ndarray, labels: np.ndarray, *, n_boot: int = 200, seed: int = 0, level: float = 0.95) -> Interval:
-    """Percentile bootstrap interval of the AUC, resampling evaluation records."""
+def auc_replicates(scores: np.ndarray, labels: np.ndarray, *, n_boot: int = 200, seed: int = 0) -> np.ndarray:
+    """AUCs of ``n_boot`` stratified bootstrap resamples (members and non-members each
+    resampled with replacement at their own size), shape (n_boot,)."""
     s, y = _check(scores, labels)
-    return bootstrap(lambda idx: auc(s[idx], y[idx]), s.size, n_boot=n_boot, seed=seed, level=level)
+    pos, neg = s[y == 1], s[y == 0]
+    if pos.size == 0 or neg.size == 0:
+        return np.full(n_boot, np.nan)
+    rng = np.random.default_rng(seed)
+    both = np.r_[np.ones(pos.size, int), np.zeros(neg.size, int)]
+    out = np.empty(n_boot)
+    for b in range(n_boot):
+        out[b] = auc(np.r_[pos[rng.integers(0, pos.size, pos.size)], neg[rng.integers(0, neg.size, neg.size)]], both)
+    return out
+
+
+def auc_interval(scores: np.ndarray, labels: np.ndarray, *, n_boot: int = 200, seed: int = 0, level: float = 0.95) -> Interval:
+    """Percentile interval of the AUC over stratified bootstrap resamples of the evaluation records."""
+    reps = auc_replicates(scores, labels, n_boot=n_boot, seed=seed)
+    return percentile_interval(reps, f"bootstrap, stratified (n={n_boot})", level)
 
 
 def roc_curve(scores: np.ndarray, labels: np.ndarray, *, max_points: int = 200) -> tuple[list[float], list[float]]:
@@ -169,7 +207,8 @@ def roc_curve(scores: np.ndarray, labels: np.ndarray, *, max_points: int = 200) 
 
 def tpr_at_fpr(scores: np.ndarray, labels: np.ndarray, target_fpr: float, *, level: float = 0.95) -> TprAtFpr:
     """The highest TPR over thresholds with ``FPR <= target_fpr`` (see :class:`TprAtFpr`)."""
-    c = roc_counts(scores, labels)
+    s, y = _check(scores, labels)
+    c = roc_counts(s, y)
     allowed = int(math.floor(target_fpr * c.n_neg + 1e-9))
     ok = c.fp <= allowed
     # Counts grow as the threshold loosens, so the last admissible threshold has the most TP.
@@ -180,7 +219,7 @@ def tpr_at_fpr(scores: np.ndarray, labels: np.ndarray, target_fpr: float, *, lev
         tp, fp = 0, 0
     return TprAtFpr(
         tpr=tp / c.n_pos if c.n_pos else float("nan"),
-        interval=clopper_pearson(tp, c.n_pos, level),
+        interval=_tpr_interval(s[y == 1], s[y == 0], target_fpr, level),
         target_fpr=float(target_fpr),
         achieved_fpr=fp / c.n_neg if c.n_neg else float("nan"),
         true_positives=tp,
@@ -188,6 +227,28 @@ def tpr_at_fpr(scores: np.ndarray, labels: np.ndarray, target_fpr: float, *, lev
         n_pos=c.n_pos,
         n_neg=c.n_neg,
     )
+
+
+def _tpr_interval(pos: np.ndarray, neg: np.ndarray, target_fpr: float, level: float) -> Interval:
+    """TPR at the population's target-FPR threshold: threshold and member-count uncertainty
+    (module docstring); each of the four one-sided statements at ``(1 - level) / 4``."""
+    method = "clopper-pearson with order-statistic threshold bounds"
+    n_pos, n_neg = pos.size, neg.size
+    if n_pos == 0 or n_neg == 0:
+        return Interval(float("nan"), float("nan"), method, level)
+    a4 = (1.0 - level) / 4.0
+    desc = np.sort(neg)[::-1]
+    # Non-members at or above the true threshold: Binomial(n_neg, target) -> [j_lo, j_hi].
+    j_lo = int(stats.binom.ppf(a4, n_neg, target_fpr))
+    j_hi = int(stats.binom.ppf(1.0 - a4, n_neg, target_fpr))
+    # The true threshold is at most the j_lo-th highest non-member score and above the
+    # (j_hi + 1)-th; members counted at those two thresholds bracket its true positives.
+    tp_strict = int((pos >= desc[j_lo - 1]).sum()) if j_lo >= 1 else 0
+    tp_loose = int((pos > desc[j_hi]).sum()) if j_hi < n_neg else n_pos
+    one_sided = 1.0 - 2.0 * a4  # a two-sided CP interval at this level has a4 in each tail
+    low = clopper_pearson(tp_strict, n_pos, one_sided).low
+    high = clopper_pearson(tp_loose, n_pos, one_sided).high
+    return Interval(float(low), float(high), method, level)
 
 
 def advantage(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -198,10 +259,22 @@ def advantage(scores: np.ndarray, labels: np.ndarray) -> float:
     return float(max(0.0, np.max(c.tpr - c.fpr)))
 
 
-def advantage_interval(scores: np.ndarray, labels: np.ndarray, *, n_boot: int = 200, seed: int = 0, level: float = 0.95) -> Interval:
-    """Percentile bootstrap interval of :func:`advantage`, resampling evaluation records."""
+def advantage_interval(scores: np.ndarray, labels: np.ndarray, *, level: float = 0.95) -> Interval:
+    """Distribution-free (DKW, Massart's constant) interval of :func:`advantage`.
+
+    Each class's empirical distribution function is within ``sqrt(log(4 / alpha) / (2 n))``
+    of its population curve with probability ``1 - alpha / 2``; the advantage (a supremum of
+    their difference) moves by at most the sum. Coverage >= ``level``, including at 0.
+    """
     s, y = _check(scores, labels)
-    return bootstrap(lambda idx: advantage(s[idx], y[idx]), s.size, n_boot=n_boot, seed=seed, level=level)
+    n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
+    method = "DKW (Massart), distribution-free"
+    if n_pos == 0 or n_neg == 0:
+        return Interval(float("nan"), float("nan"), method, level)
+    alpha = 1.0 - level
+    half = math.sqrt(math.log(4.0 / alpha) / (2 * n_pos)) + math.sqrt(math.log(4.0 / alpha) / (2 * n_neg))
+    a = advantage(s, y)
+    return Interval(float(max(0.0, a - half)), float(min(1.0, a + half)), method, level)
 
 
 def candidate_thresholds(scores: np.ndarray, max_thresholds: int = 100) -> np.ndarray:
@@ -228,30 +301,38 @@ def epsilon_lower_bound(
     delta: float = 0.0,
     max_thresholds: int = 100,
 ) -> EpsilonBound:
-    """Empirical epsilon lower bound at confidence ``level`` (see the module docstring)."""
+    """Empirical epsilon lower bound at confidence ``level`` from all four DP inequalities
+    (see the module docstring)."""
     s, y = _check(scores, labels)
     n_pos = int(y.sum())
     n_neg = y.size - n_pos
     thresholds = candidate_thresholds(s, max_thresholds)
     m = max(thresholds.size, 1)
-    # Two one-sided bounds per threshold, each at alpha / (2m): a two-sided interval at
-    # level 1 - alpha/m has exactly that much in each tail.
-    each_level = 1.0 - (1.0 - level) / m
-    best = EpsilonBound(0.0, level, delta, int(thresholds.size), float("nan"), float("nan"), float("nan"), float("nan"), None)
+    # Four one-sided bounds per threshold (TPR and FPR, each from below and above), each at
+    # alpha / (4m): a two-sided interval at level 1 - alpha/(2m) has exactly that much in each tail.
+    each_level = 1.0 - (1.0 - level) / (2 * m)
+    nan = float("nan")
+    best = EpsilonBound(0.0, level, delta, int(thresholds.size), nan, nan, nan, nan, None)
     if n_pos == 0 or n_neg == 0:
         return best
     pos, neg = s[y == 1], s[y == 0]
     for t in thresholds:
         tp = int((pos >= t).sum())
         fp = int((neg >= t).sum())
-        tpr_lo = clopper_pearson(tp, n_pos, each_level).low
-        fpr_hi = clopper_pearson(fp, n_neg, each_level).high
-        candidates = []
-        if tpr_lo - delta > 0:
-            candidates.append((math.log((tpr_lo - delta) / fpr_hi), "tpr/fpr"))
-        if 1.0 - fpr_hi - delta > 0:
-            candidates.append((math.log((1.0 - fpr_hi - delta) / (1.0 - tpr_lo)), "tnr/fnr"))
-        for eps, direction in candidates:
+        tpr_ci = clopper_pearson(tp, n_pos, each_level)
+        fpr_ci = clopper_pearson(fp, n_neg, each_level)
+        candidates = (
+            # (numerator, denominator, direction, TPR bound used, FPR bound used)
+            (tpr_ci.low - delta, fpr_ci.high, "tpr/fpr", tpr_ci.low, fpr_ci.high),
+            (1.0 - fpr_ci.high - delta, 1.0 - tpr_ci.low, "tnr/fnr", tpr_ci.low, fpr_ci.high),
+            (fpr_ci.low - delta, tpr_ci.high, "fpr/tpr", tpr_ci.high, fpr_ci.low),
+            (1.0 - tpr_ci.high - delta, 1.0 - fpr_ci.low, "fnr/tnr", tpr_ci.high, fpr_ci.low),
+        )
+        for num, den, direction, tpr_bound, fpr_bound in candidates:
+            if num <= 0 or den <= 0:
+                continue
+            eps = math.log(num / den)
             if eps > best.epsilon:
-                best = EpsilonBound(eps, level, delta, int(thresholds.size), tp / n_pos, fp / n_neg, tpr_lo, fpr_hi, direction)
+                best = EpsilonBound(eps, level, delta, int(thresholds.size), tp / n_pos, fp / n_neg,
+                                    tpr_bound, fpr_bound, direction)
     return best
