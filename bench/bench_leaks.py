@@ -40,36 +40,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 AUDITS = ["memorization", "membership"]
 
 
-def _population_case(seed: int, kind: str, tail: bool):
-    from population import draw, leak
-
-    d = draw(seed, tail=tail)
-    synthetic = d.synthetic if kind == "null" else leak(d, kind)
-    return d.train, d.holdout, synthetic, {"target": "outcome", "sensitive": ["sex", "race"]}
-
-
-def _actg_case(seed: int, kind: str):
-    from population import plant
-
-    from synth.data.datasets import load_dataset
-    from synth.data.infer import infer_schema
-    from synth.data.split import split_train_holdout
-    from synth.generators.sdv_gaussian_copula import GaussianCopulaGenerator
-
-    frame, info = load_dataset("actg175")
-    roles = info.role_arguments()
-    schema = infer_schema(frame, {}, **roles)
-    modelled = schema.modelled()
-    train, holdout = split_train_holdout(frame, schema, holdout_fraction=0.25, seed=seed)
-    train, holdout = train[modelled.names].reset_index(drop=True), holdout[modelled.names].reset_index(drop=True)
-    generator = GaussianCopulaGenerator(seed=seed).fit(train, modelled)
-    base = generator.sample(len(train), seed=seed)
-    synthetic = base if kind == "null" else plant(
-        train, holdout, base, kind, schema=modelled, seed=seed,
-        more=lambda n: generator.sample(n, seed=seed + 17))
-    return train, holdout, synthetic, {"target": roles.get("target"), "sensitive": roles.get("sensitive")}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--table", choices=("population", "actg175"), default="population")
@@ -81,6 +51,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
 
     import synth
+    from leak_cases import actg_case, population_case
     from population import LEAKS
 
     scenarios = args.scenarios or ["null", *LEAKS]
@@ -92,9 +63,9 @@ def main() -> None:
         failed, gates, started = 0, Counter(), time.perf_counter()
         for seed in seeds:
             if args.table == "population":
-                train, holdout, synthetic, roles = _population_case(seed, kind, args.tail)
+                train, holdout, synthetic, roles = population_case(seed, kind, tail=args.tail)
             else:
-                train, holdout, synthetic, roles = _actg_case(seed, kind)
+                train, holdout, synthetic, roles = actg_case(seed, kind)
             result = synth.audit(real=train, holdout=holdout, synthetic=synthetic, audits=AUDITS, seed=seed, **roles)
             failed += not result.passed
             gates.update(g.expression for g in result.gates if not g.passed)

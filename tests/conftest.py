@@ -39,6 +39,12 @@ def known():
 
 
 @pytest.fixture(scope="session")
+def known_twins():
+    """:func:`known_answer_split` on the population with natural duplicates (the privacy known answers)."""
+    return known_answer_split(1000, seed=0, twins=True)
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data folder {SHARED_DATA} is absent (it lives beside the repository as ../shared/data)")

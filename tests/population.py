@@ -1,6 +1,6 @@
 """A simulated clinical *population* with known answers, and the leaks the audit must catch.
 
-``make_population(n, seed)`` draws independent records from one fixed distribution, so
+``make_population(n, seed, twins=True)`` draws independent records from one fixed distribution, so
 disjoint draws play the roles of training data, holdout and "fresh records from the same
 population". Mixed types: integer age, numeric lab values with missing entries, categorical
 sex/race, boolean diabetes, and a binary outcome that depends on them.
@@ -81,13 +81,18 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def make_population(n: int, seed: int = 0, *, tail: bool = False) -> pd.DataFrame:
-    """``n`` independent records (index 0..n-1) from the fixed population (``tail``: the
-    long-tailed catalogue of standard records, see the module docstring)."""
+def make_population(n: int, seed: int = 0, *, twins: bool = False, tail: bool = False) -> pd.DataFrame:
+    """``n`` independent records (index 0..n-1) from the fixed population.
+
+    ``twins``: with the standard records that give natural duplicates (the privacy known
+    answers use them; without, every record is continuous and unique, which the other
+    audits' known answers were written for); ``tail``: the long-tailed catalogue of
+    standard records (see the module docstring).
+    """
     rng = np.random.default_rng(seed)
     frame = _records(n, rng)
     standard = rng.random(n) < CATALOGUE_SHARE
-    if standard.any():
+    if (twins or tail) and standard.any():
         records, weights = catalogue(tail)
         picks = rng.choice(len(records), int(standard.sum()), p=weights)
         for col in frame.columns:
@@ -118,10 +123,11 @@ def twin_share(frame: pd.DataFrame) -> float:
     return float(frame.astype(str).duplicated(keep=False).mean())
 
 
-def known_answer_split(n_train: int = 1000, seed: int = 0) -> dict[str, pd.DataFrame]:
+def known_answer_split(n_train: int = 1000, seed: int = 0, *, twins: bool = False) -> dict[str, pd.DataFrame]:
     """Disjoint draws: ``train``, ``holdout`` (n_train/2), ``fresh`` (n_train), and
-    ``copy`` (= train), ``noisy`` (train + small noise on numeric columns)."""
-    pop = make_population(n_train * 5 // 2, seed)
+    ``copy`` (= train), ``noisy`` (train + small noise on numeric columns); ``twins`` as in
+    :func:`make_population`."""
+    pop = make_population(n_train * 5 // 2, seed, twins=twins)
     train = pop.iloc[:n_train]
     holdout = pop.iloc[n_train : n_train + n_train // 2]
     fresh = pop.iloc[n_train + n_train // 2 :].reset_index(drop=True)
@@ -153,11 +159,11 @@ def draw(seed: int, n_train: int = 3000, n_holdout: int = 1000, n_synthetic: int
     default holdout share of 25 % at the defaults), and ``n_synthetic`` (default ``n_train``)
     fresh rows that no generator derived from the training data."""
     n_synthetic = n_train if n_synthetic is None else n_synthetic
-    pool = make_population(n_train + n_holdout, seed=2 * seed + 1, tail=tail)
+    pool = make_population(n_train + n_holdout, seed=2 * seed + 1, twins=True, tail=tail)
     order = np.random.default_rng([seed, 1]).permutation(len(pool))
     train = pool.iloc[np.sort(order[:n_train])].reset_index(drop=True)
     holdout = pool.iloc[np.sort(order[n_train:])].reset_index(drop=True)
-    synthetic = make_population(n_synthetic, seed=2 * seed + 2, tail=tail)
+    synthetic = make_population(n_synthetic, seed=2 * seed + 2, twins=True, tail=tail)
     return Draw(train, holdout, synthetic, seed, tail)
 
 
@@ -228,7 +234,7 @@ def leak(d: Draw, kind: str, share: float | None = None) -> pd.DataFrame:
     """The synthetic table of the null draw ``d`` with a planted leak (see :func:`plant`);
     the filter's fresh rows are more draws of the same population."""
     return plant(d.train, d.holdout, d.synthetic, kind, schema=population_schema(), seed=d.seed, share=share,
-                 more=lambda n: make_population(n, seed=10_000_019 + d.seed, tail=d.tail))
+                 more=lambda n: make_population(n, seed=10_000_019 + d.seed, twins=True, tail=d.tail))
 
 
 # -- people with several rows (data.group) ------------------------------------------------------
@@ -239,7 +245,7 @@ def make_grouped_population(n_people: int, seed: int = 0) -> pd.DataFrame:
     person; a patient's stays share age, sex, race, diabetes and outcome and have
     near-identical labs (bmi +- 0.1, sbp +- 1, creatinine +- 0.01)."""
     rng = np.random.default_rng(seed)
-    people = make_population(n_people, seed)
+    people = make_population(n_people, seed, twins=True)
     stays = rng.integers(1, 5, n_people)
     rows = np.repeat(np.arange(n_people), stays)
     frame = people.iloc[rows].reset_index(drop=True)

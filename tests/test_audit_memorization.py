@@ -21,6 +21,12 @@ from synth.neighbors.encoding import MixedEncoder
 from synth.schema import ColumnKind, ColumnSpec, Schema
 
 
+@pytest.fixture(scope="module")
+def known(known_twins):
+    """The population with natural duplicates: about 4 % of rows have an exact twin."""
+    return known_twins
+
+
 def _run(known, schema, generated: str, **params):
     inputs = AuditInputs(train=known["train"], holdout=known["holdout"], synthetic=known[generated], schema=schema, seed=3)
     return MemorizationAudit(**params).run(inputs)

@@ -107,6 +107,20 @@ def test_fresh_draws_pass_the_verdict_in_95_of_100():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("kind", ["null", *LEAKS])
+def test_the_same_leaks_on_a_real_table_actg175(kind):
+    # A Gaussian copula fitted on ACTG 175's training split is the leak-free base.
+    from leak_cases import actg_case
+
+    verdicts = []
+    for seed in range(3):
+        train, holdout, synthetic, roles = actg_case(seed, kind)
+        verdicts.append(synth.audit(real=train, holdout=holdout, synthetic=synthetic, audits=PRIVACY_AUDITS,
+                                    seed=seed, **roles).passed)
+    assert verdicts == ([True] * 3 if kind == "null" else [False] * 3)
+
+
+@pytest.mark.slow
 def test_gated_intervals_cover_their_null_value_in_93_percent_of_draws():
     from null_coverage import null_coverage
 

@@ -18,6 +18,13 @@ import pytest
 import synth
 from synth.errors import SynthUserError
 
+
+@pytest.fixture(scope="module")
+def known(known_twins):
+    """The population with natural duplicates: about 4 % of rows have an exact twin."""
+    return known_twins
+
+
 SYNTH = str(Path(sys.executable).parent / "synth")
 PRIVACY_AUDITS = ["memorization", "membership"]
 

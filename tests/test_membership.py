@@ -15,6 +15,13 @@ from synth.errors import ConfigError, DataError
 from synth.generators.base import Generator
 from synth.neighbors.encoding import MixedEncoder
 
+
+@pytest.fixture(scope="module")
+def known(known_twins):
+    """The population with natural duplicates: about 4 % of rows have an exact twin."""
+    return known_twins
+
+
 PER_ATTACK = ("auc", "tpr_at_1pct_fpr", "tpr_at_0.1pct_fpr", "advantage", "epsilon_lower_bound")
 
 
@@ -223,7 +230,7 @@ def test_every_holdout_record_is_a_non_member_scored_against_the_other_folds(kno
 
 def test_reference_folds_never_hold_the_scored_person():
     from synth.audits.membership.design import cross_fitted, reference_rows
-    from synth.audits.persons import persons
+    from synth.neighbors.persons import persons
 
     who = persons(None, None, 300, 100)
     ev = cross_fitted(who, max_eval=1000, n_folds=5, seed=3)

@@ -11,6 +11,13 @@ from synth.audits.base import AuditInputs
 from synth.audits.privacy.memorization import MemorizationAudit
 from synth.errors import ConfigError
 
+
+@pytest.fixture(scope="module")
+def known(known_twins):
+    """The population with natural duplicates: about 4 % of rows have an exact twin."""
+    return known_twins
+
+
 DISTANCE_METRICS = ("privacy.dcr_share", "privacy.dcr_baseline_ratio", "privacy.nndr_ratio", "privacy.nnaa",
                     "privacy.nnaa_privacy_loss")
 COPY_METRICS = ("privacy.exact_copy_rate", "privacy.exact_copy_rate_holdout", "privacy.exact_copy_excess")

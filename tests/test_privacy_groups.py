@@ -16,7 +16,7 @@ import synth
 from population import make_grouped_population, population_schema
 from synth.audits.base import AuditInputs
 from synth.audits.membership import MembershipAudit
-from synth.audits.persons import persons
+from synth.neighbors.persons import persons
 from synth.audits.privacy.memorization import MemorizationAudit
 from synth.errors import DataError
 

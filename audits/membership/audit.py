@@ -2,7 +2,7 @@
 
 Setting. Members are training persons; non-members are holdout persons, who come from the
 same population but were never shown to the generator (a person is a row unless a group
-column says otherwise, :mod:`synth.audits.persons`; a person's score is the largest over
+column says otherwise, :mod:`synth.neighbors.persons`; a person's score is the largest over
 their rows). Every holdout person is evaluated, against an equal number of training
 persons, and each is scored against a reference sample made of the *other* folds of the
 holdout (cross-fitting, :mod:`synth.audits.membership.design`), so the low-FPR numbers
@@ -14,10 +14,10 @@ Attacks: the calibrated distance attack (:mod:`.distance_attack`), DOMIAS in the
 encoded space (:mod:`.domias`) and, when the generator can be retrained, the per-target
 shadow-model attack (:mod:`.shadow_attack`). Each attack's scores give AUC, TPR at 1 % and
 0.1 % FPR, advantage and an empirical epsilon lower bound from all four DP inequalities,
-each with an interval (:mod:`synth.stats.roc`).
+each with an interval (:mod:`synth.stats.roc`; the AUC's is DeLong's).
 
 Headline. ``membership.auc`` is the AUC of the attack with the *strongest evidence* of a
-leak in either direction: the largest ``|AUC - 0.5|`` in units of its bootstrap standard
+leak in either direction: the largest ``|AUC - 0.5|`` in units of its (DeLong) standard
 error (an attack significantly *worse* than chance reveals membership too, e.g. a privacy
 filter that leaves a hole around every member). Its interval is corrected for having
 picked the best of ``k`` attacks: it is that attack's interval at level ``1 - 0.05 / k``
@@ -40,7 +40,7 @@ from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval
 from synth.audits.membership import distance_attack, domias, shadow_attack
 from synth.audits.membership.design import Evaluation, cross_fitted, reference_rows, rows_of
 from synth.audits.param_checks import check_int
-from synth.audits.persons import Persons, per_person_max, persons
+from synth.neighbors.persons import Persons, per_person_max, persons
 from synth.errors import ConfigError, DataError, did_you_mean
 from synth.neighbors.encoding import MixedEncoder
 from synth.stats import roc
@@ -76,7 +76,7 @@ class MembershipAudit(Audit):
         attacks: which attacks to run, any of ``"distance"``, ``"domias"``, ``"shadow"``.
         max_eval_rows: evaluated persons per side (members and non-members), at most.
         n_folds: cross-fitting folds of the holdout (each person's reference is the others).
-        n_boot: bootstrap resamples for the AUC intervals.
+        n_boot: bootstrap resamples (over targets) for the shadow attack's check on shadow data.
         n_shadows: shadow generators the shadow attack fits (each target in half of them).
         n_targets: target persons per side (members and non-members) for the shadow attack.
     """
@@ -178,8 +178,8 @@ class MembershipAudit(Audit):
         section = AuditSection(audit=self.name, family=self.family, title=self.title, notes=notes)
         k = len(runs)
         table_rows, curves, evidence = [], [], []
-        for i, attack_run in enumerate(runs):
-            metrics, row, curve, ev_i = _attack_metrics(attack_run, self.n_boot, inputs.seed + 7919 * (i + 1), k, ev)
+        for attack_run in runs:
+            metrics, row, curve, ev_i = _attack_metrics(attack_run, k)
             section.metrics.extend(metrics)
             table_rows.append(row)
             curves.append(curve)
@@ -307,29 +307,25 @@ def _cluster_auc_interval(scores: np.ndarray, labels: np.ndarray, cluster: np.nd
 
 @dataclass(frozen=True)
 class _Evidence:
-    """How far an attack's AUC is from chance, in bootstrap standard errors, and its
-    interval at the multiplicity-corrected level."""
+    """How far an attack's AUC is from chance, in DeLong standard errors, and its interval
+    at the multiplicity-corrected level."""
 
     z: float
     corrected: Interval
     epsilon_corrected: roc.EpsilonBound
 
 
-def _attack_metrics(run: _AttackRun, n_boot: int, seed: int, k: int,
-                    ev: Evaluation) -> tuple[list[Metric], tuple[Any, ...], dict[str, Any], _Evidence]:
+def _attack_metrics(run: _AttackRun, k: int) -> tuple[list[Metric], tuple[Any, ...], dict[str, Any], _Evidence]:
     """The five metrics of one attack, its table row, its ROC curve and its evidence."""
     s, y = run.scores, run.labels
     n_pos, n_neg = int(y.sum()), int(y.size - y.sum())
     counts = {"n_members": n_pos, "n_nonmembers": n_neg}
     prefix = f"membership.{run.name}"
     auc_value = roc.auc(s, y)
-    reps = roc.auc_replicates(s, y, n_boot=n_boot, seed=seed)
-    method = f"bootstrap, stratified (n={n_boot})"
-    auc_ci = percentile_interval(reps, method, LEVEL)
+    auc_ci = roc.auc_interval(s, y, level=LEVEL)
     corrected_level = 1.0 - (1.0 - LEVEL) / k
-    finite = reps[np.isfinite(reps)]
-    sd = float(finite.std(ddof=1)) if finite.size > 1 else float("nan")
-    z = abs(auc_value - 0.5) / sd if sd > 0 else (0.0 if auc_value == 0.5 else float("inf"))
+    se = roc.auc_standard_error(s, y)
+    z = abs(auc_value - 0.5) / se if se > 0 else (0.0 if auc_value == 0.5 else float("inf"))
     metrics = [Metric(
         name=f"{prefix}.auc", value=auc_value, ci=auc_ci, better="closer", ideal=0.5,
         passing="AUC near 0.5: the attack cannot tell training records from unseen records of the same population "
@@ -376,7 +372,7 @@ def _attack_metrics(run: _AttackRun, n_boot: int, seed: int, k: int,
     row = (run.name, _fmt(auc_value, auc_ci), _fmt(tpr1.tpr, tpr1.interval), _fmt(adv, adv_ci), _fmt(eps.epsilon))
     fpr, tpr = roc.roc_curve(s, y, max_points=200)
     curve = {"label": run.name, "fpr": fpr, "tpr": tpr, "auc": auc_value}
-    evidence = _Evidence(z, percentile_interval(reps, method, corrected_level),
+    evidence = _Evidence(z, roc.auc_interval(s, y, level=corrected_level),
                          roc.epsilon_lower_bound(s, y, level=corrected_level) if k > 1 else eps)
     return metrics, row, curve, evidence
 
@@ -412,7 +408,7 @@ def _headline(runs: list[_AttackRun], evidence: list[_Evidence], section: AuditS
         threat_model=run.threat_model,
         details={
             "attack": run.name,
-            "selection": "the attack whose AUC is farthest from 0.5 in bootstrap standard errors (either direction)",
+            "selection": "the attack whose AUC is farthest from 0.5 in standard errors (either direction)",
             "per_attack_auc": per_attack,
             "per_attack_z_from_chance": {r.name: evidence[i].z for i, r in enumerate(runs)},
             "attacks_compared": k,

@@ -1,7 +1,7 @@
 """Who is evaluated, against which reference sample: the membership audit's design.
 
 Members are training persons, non-members holdout persons (a person is a row unless a
-group column says otherwise, see :mod:`synth.audits.persons`). Every attack needs a
+group column says otherwise, see :mod:`synth.neighbors.persons`). Every attack needs a
 *reference* sample of the population that is disjoint from the record it scores, and the
 old design spent half the holdout on it, leaving few non-members (1,000 at most), so TPR at
 0.1 % FPR could never be resolved. Here the holdout is *cross-fitted* instead:
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synth.audits.persons import Persons
+from synth.neighbors.persons import Persons
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,27 @@ def likelihood_ratio(features: np.ndarray, design: np.ndarray, observed: np.ndar
     return (log_in - log_out).sum(axis=1)
 
 
+def shadow_features(
+    generator_factory: Callable[[], Generator],
+    schema: Schema,
+    encoder: MixedEncoder,
+    target_frame: pd.DataFrame,
+    target_rows: np.ndarray,
+    owner: np.ndarray,
+    n_targets: int,
+    inside: np.ndarray,
+    sample_rows: int,
+    seed: int,
+) -> np.ndarray:
+    """Fit one shadow generator on the targets marked ``inside`` (n_targets,) bool, sample
+    ``sample_rows`` rows with ``seed``, and return every target's features (n_targets, 2)."""
+    train = target_frame.iloc[np.flatnonzero(inside[owner])].reset_index(drop=True)
+    generator = generator_factory()
+    generator.fit(train, schema)
+    output = generator.sample(sample_rows, seed=seed)
+    return target_features(target_rows, owner, n_targets, encoder.transform(output[encoder.columns]))
+
+
 def run_shadow_attack(
     *,
     generator_factory: Callable[[], Generator],
@@ -158,19 +179,16 @@ def run_shadow_attack(
         seed: seeds the design, the shadow samples and the subsample.
     """
     rng = np.random.default_rng([seed, 0x5AD0])
-    columns = encoder.columns
     target_rows = encoder.transform(target_frame)
     owner = np.asarray(target_owner)
     design = balanced_design(n_shadows, n_targets, rng)
-    features = np.empty((n_shadows, n_targets, len(FEATURES)))
-    sizes = []
-    for s in range(n_shadows):
-        train = target_frame.iloc[np.flatnonzero(design[s][owner])].reset_index(drop=True)
-        sizes.append(len(train))
-        generator = generator_factory()
-        generator.fit(train, schema)
-        output = generator.sample(sample_rows, seed=seed + 1000 + s)
-        features[s] = target_features(target_rows, owner, n_targets, encoder.transform(output[columns]))
+    # One shadow per call, each with its own seed: the loop can be sharded as it stands.
+    features = np.stack([
+        shadow_features(generator_factory, schema, encoder, target_frame, target_rows, owner, n_targets,
+                        design[s], sample_rows, seed + 1000 + s)
+        for s in range(n_shadows)
+    ])
+    sizes = [int(design[s][owner].sum()) for s in range(n_shadows)]
 
     released = synthetic
     if synthetic.shape[0] > sample_rows:

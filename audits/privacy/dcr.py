@@ -448,10 +448,21 @@ def adversarial_accuracy(
     d_synthetic_synthetic: np.ndarray,
 ) -> AdversarialAccuracy:
     """NNAA terms from closest distances: real->synthetic (n_r,), real->other real (n_r,),
-    synthetic->real (n_s,), synthetic->other synthetic (n_s,)."""
+    synthetic->real (n_s,), synthetic->other synthetic (n_s,).
+
+    A tie (both closest rows at the same distance, e.g. exact natural twins on both sides)
+    counts 1/2, as a random choice between the two would: with a strict comparison ties
+    count 0, which biases the accuracy down by the share of tied rows, and unequally for
+    a large and a small real set (more natural twins in the larger), so the privacy loss
+    would not be 0 without memorisation.
+    """
+    def term(far: np.ndarray, near: np.ndarray) -> np.ndarray:
+        far, near = np.asarray(far, dtype=np.float64), np.asarray(near, dtype=np.float64)
+        return np.where(_ties(far, near), 0.5, (far > near).astype(np.float64))
+
     return AdversarialAccuracy(
-        real_term=(np.asarray(d_real_synthetic) > np.asarray(d_real_real)).astype(np.float64),
-        synthetic_term=(np.asarray(d_synthetic_real) > np.asarray(d_synthetic_synthetic)).astype(np.float64),
+        real_term=term(d_real_synthetic, d_real_real),
+        synthetic_term=term(d_synthetic_real, d_synthetic_synthetic),
     )
 
 

@@ -26,7 +26,7 @@ population would show anyway is not mistaken for leakage:
   :mod:`synth.audits.privacy.exposure`.
 
 Persons. A person is a row unless a group column (``data.group``) names who each row
-belongs to (:mod:`synth.audits.persons`); then copies, exposure and the DCR share's
+belongs to (:mod:`synth.neighbors.persons`); then copies, exposure and the DCR share's
 interval count persons, and a person's own other rows never count as "another real record".
 
 Distances use the documented mixed-type encoding (:mod:`synth.neighbors.encoding`) fitted on
@@ -77,7 +77,7 @@ from synth.audits.privacy.dcr import (
     nnaa_privacy_loss,
     nndr_ratio,
 )
-from synth.audits.persons import Persons, nearest_other_person, per_person_min, persons
+from synth.neighbors.persons import Persons, nearest_other_person, per_person_min, persons
 from synth.audits.privacy.exact_copies import ExactCopies, exact_copies
 from synth.audits.privacy.exposure import (
     ExposureExcess,
