@@ -194,6 +194,48 @@ def test_copy_excess_exact_test_by_closed_form():
     assert value == 0 and p == 1.0 and ci.high == pytest.approx(1 - 0.025 ** (1 / 3)) and ci.low < 0
 
 
+def _grouped_copy_case(seed: int = 11):
+    # A grouped table: 3,000 persons with 8 rows each, record values shared by varying
+    # numbers of persons, so the persons' weights take thousands of distinct values and
+    # the exact-copy test uses the normal shape with the exact split variance.
+    rng = np.random.default_rng(seed)
+    persons = np.repeat(np.arange(3000), 8)
+    pool = (rng.random(persons.size) ** 2 * 3000).astype(np.uint64)
+    return rng, persons, pool, rng.choice(np.unique(pool), 2000, replace=False)
+
+
+def _split(rng, persons, pool):
+    relabel = rng.permutation(3000)[persons]  # a fresh random split of the persons
+    order = np.argsort(relabel, kind="stable")
+    return pool[order], relabel[order]
+
+
+def test_copy_excess_normal_shape_sees_a_wholesale_copy():
+    rng, persons, pool, synthetic = _grouped_copy_case()
+    pool_s, who = _split(rng, persons, pool)
+    _, ci, p, _ = copy_excess(synthetic, pool_s, who, 2000, 3000)
+    assert ci.method.startswith("permutation test over splits, normal") and ci.low <= 0 <= ci.high and p > 0.01
+    # the generator replays 300 training persons' records: their values are reproduced
+    copied = np.unique(pool_s[who < 300])
+    _, ci, p, _ = copy_excess(np.r_[synthetic, copied], pool_s, who, 2000, 3000)
+    assert ci.low > 0 and p < 0.01
+
+
+@pytest.mark.slow
+def test_copy_excess_normal_shape_keeps_its_level_by_simulation():
+    # Known answer by simulation: over random splits (no memorisation) the p-value falls
+    # below 0.05 in about 5 % of splits and the interval covers 0 in about 95 %.
+    rng, persons, pool, synthetic = _grouped_copy_case()
+    rejected, covered = [], []
+    for _ in range(200):
+        value, ci, p, _ = copy_excess(synthetic, *_split(rng, persons, pool), 2000, 3000)
+        rejected.append(p <= 0.05)
+        covered.append(ci.low <= 0 <= ci.high)
+    assert ci.method.startswith("permutation test over splits, normal")
+    assert 0.02 <= np.mean(rejected) <= 0.09
+    assert np.mean(covered) >= 0.92
+
+
 def test_exposure_excess_by_closed_form():
     # 5 training and 5 holdout persons; 3 exposed, all training: P = C(5,3) / C(10,3).
     r = exposure_excess(np.array([0.0, 0.05, 0.0, 2.0, 3.0]), np.array([1.0, 2.0, 0.5, 4.0, 1.0]))

@@ -76,6 +76,35 @@ def test_delong_standard_error_by_simulation():
     assert 0.92 <= cover <= 0.98
 
 
+def test_clustered_standard_error_by_simulation():
+    # Every record has an identical twin with the same label and score (natural twins that
+    # an attack cannot tell apart): the AUC's sd over draws is the known answer (simulation).
+    # DeLong, which counts each twin as independent, understates it by about sqrt(2); the
+    # clustered estimate (Obuchowski) matches it. Mixed clusters (one member, one
+    # non-member twin) must be accepted too.
+    rng = np.random.default_rng(6)
+    y = np.r_[np.ones(120, int), np.zeros(80, int)]
+    clusters = np.r_[np.arange(60), np.arange(60), np.arange(60, 100), np.arange(60, 100)]
+    order = np.r_[np.arange(0, 120, 2), np.arange(1, 120, 2), np.arange(120, 200, 2), np.arange(121, 200, 2)]
+    y, clusters = y[order], clusters[order]
+    draws = []
+    for _ in range(1500):
+        base = np.r_[rng.normal(1, 1, 60), rng.normal(0, 1, 40)]
+        draws.append(base[clusters])
+    aucs = np.array([roc.auc(s, y) for s in draws])
+    clustered = np.array([roc.auc_standard_error(s, y, clusters) for s in draws[:500]])
+    naive = np.array([roc.auc_standard_error(s, y) for s in draws[:500]])
+    assert np.mean(clustered) == pytest.approx(aucs.std(), rel=0.08)
+    assert np.mean(naive) < 0.8 * aucs.std()
+    # singleton clusters give DeLong's estimate up to the n / (n - 1) small-sample factor
+    s = draws[0]
+    single = roc.auc_standard_error(s, y, np.arange(y.size))
+    assert single == pytest.approx(roc.auc_standard_error(s, y), rel=0.02)
+    mixed = np.r_[np.arange(100), np.arange(100)]  # twins straddling members and non-members
+    assert np.isfinite(roc.auc_standard_error(rng.normal(size=200), np.r_[np.ones(100, int), np.zeros(100, int)], mixed))
+    assert roc.auc_interval(s, y, clusters=clusters).method.startswith("DeLong, clustered")
+
+
 def test_auc_matches_sklearn_with_ties():
     rng = np.random.default_rng(2)
     s = rng.integers(0, 5, 300).astype(float)  # heavy ties

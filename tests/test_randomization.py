@@ -34,6 +34,22 @@ def test_partition_sums_draw_the_split_distribution():
     assert np.array_equal(draws, partition_sums(w, 40, 10, n_draws=40_000, seed=1))  # seeded, no global state
 
 
+def test_partition_sums_with_tied_weights_by_enumeration():
+    # Tied weights (many persons with the same weight) drawn by colour counts must give the
+    # exact split distribution: enumerate every 4-of-9 split by brute force.
+    from collections import Counter
+
+    w = np.array([1.0, 1.0, 1.0, 0.5, 0.5, 2.0])
+    full = np.r_[w, np.zeros(3)]
+    exact = Counter(round(float(full[list(c)].sum()), 6) for c in combinations(range(9), 4))
+    total = sum(exact.values())
+    draws = partition_sums(w, 9, 4, n_draws=60_000, seed=3)
+    seen = Counter(np.round(draws, 6))
+    assert set(seen) <= set(exact)
+    for value, n in exact.items():
+        assert seen[value] / draws.size == pytest.approx(n / total, abs=0.01)
+
+
 def test_permutation_p_value_has_exact_level():
     # The observed statistic is one more exchangeable draw: P(p <= 0.05) <= 0.05.
     rng = np.random.default_rng(0)

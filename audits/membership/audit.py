@@ -14,7 +14,8 @@ Attacks: the calibrated distance attack (:mod:`.distance_attack`), DOMIAS in the
 encoded space (:mod:`.domias`) and, when the generator can be retrained, the per-target
 shadow-model attack (:mod:`.shadow_attack`). Each attack's scores give AUC, TPR at 1 % and
 0.1 % FPR, advantage and an empirical epsilon lower bound from all four DP inequalities,
-each with an interval (:mod:`synth.stats.roc`; the AUC's is DeLong's).
+each with an interval (:mod:`synth.stats.roc`; the AUC's is DeLong's, clustered so that
+natural twins, which every attack scores alike, count as one unit).
 
 Headline. ``membership.auc`` is the AUC of the attack with the *strongest evidence* of a
 leak in either direction: the largest ``|AUC - 0.5|`` in units of its (DeLong) standard
@@ -42,6 +43,7 @@ from synth.audits.membership.design import Evaluation, cross_fitted, reference_r
 from synth.audits.param_checks import check_int
 from synth.neighbors.persons import Persons, per_person_max, persons
 from synth.errors import ConfigError, DataError, did_you_mean
+from synth.neighbors.duplicates import row_keys
 from synth.neighbors.encoding import MixedEncoder
 from synth.stats import roc
 from synth.stats.intervals import percentile_interval
@@ -63,6 +65,7 @@ class _AttackRun:
     labels: np.ndarray
     threat_model: ThreatModel
     details: dict[str, Any] = field(default_factory=dict)
+    clusters: np.ndarray | None = None  # persons identical on every column share a cluster
 
 
 def _key(name: str) -> str:
@@ -160,6 +163,10 @@ class MembershipAudit(Audit):
         def per_person(row_scores: np.ndarray) -> np.ndarray:
             return per_person_max(row_scores, owner, n_eval)
 
+        # Natural twins (identical records) get the same score from every attack and move
+        # together: the AUC's standard error counts each set of twins as one cluster.
+        clusters = _twin_clusters(queries, owner, n_eval)
+
         notes = _notes(who, ev, len(inputs.train), len(inputs.holdout), len(inputs.synthetic), unit)
         runs: list[_AttackRun] = []
         for attack in self.attacks:
@@ -167,9 +174,11 @@ class MembershipAudit(Audit):
                 scores = per_person(distance_attack.distance_scores(queries, query_folds, synthetic, references))
                 runs.append(_AttackRun("distance", scores, ev.labels, distance_attack.THREAT_MODEL,
                                        {"synthetic_rows": int(synthetic.shape[0]),
-                                        "reference_rows_per_fold": int(np.mean([len(r) for r in references]))}))
+                                        "reference_rows_per_fold": int(np.mean([len(r) for r in references]))},
+                                       clusters))
             elif attack == "domias":
                 runs.append(self._domias(queries, query_folds, synthetic, references, per_person, ev, inputs.seed, notes))
+                runs[-1].clusters = clusters
             elif inputs.generator_factory is None:
                 notes.append(_SHADOW_NO_FACTORY)
             else:
@@ -251,7 +260,8 @@ class MembershipAudit(Audit):
             f"(leave-one-shadow-out) its AUC is {cv_auc:.3f} [{cv_ci.low:.3f}, {cv_ci.high:.3f}]."
         )
         labels = np.r_[np.ones(per_side, dtype=int), np.zeros(per_side, dtype=int)]
-        return _AttackRun("shadow", outcome.scores, labels, shadow_attack.THREAT_MODEL, {
+        clusters = _twin_clusters(encoder.transform(pool_frame.iloc[rows]), owner, targets.size)
+        return _AttackRun("shadow", outcome.scores, labels, shadow_attack.THREAT_MODEL, clusters=clusters, details={
             "n_shadows": outcome.n_shadows,
             "n_targets": outcome.n_targets,
             "shadow_train_rows": outcome.shadow_train_rows,
@@ -285,6 +295,15 @@ def _notes(who: Persons, ev: Evaluation, n_train: int, n_holdout: int, n_syn: in
         "Clopper-Pearson bounds Bonferroni-corrected over thresholds and directions. 0 means no evidence of "
         "leakage, not a proof of privacy.",
     ]
+
+
+def _twin_clusters(rows: np.ndarray, owner: np.ndarray, n_persons: int) -> np.ndarray:
+    """A cluster label per person (n_persons,): persons whose first row is identical on every
+    column share one (natural twins), everyone else is a cluster of one."""
+    keys = row_keys(np.ascontiguousarray(rows, dtype=np.float32))[0]
+    first = np.full(n_persons, np.iinfo(np.int64).max)
+    np.minimum.at(first, owner, np.arange(owner.size))
+    return keys[first]
 
 
 def _fmt(value: float, ci: Interval | None = None) -> str:
@@ -322,9 +341,9 @@ def _attack_metrics(run: _AttackRun, k: int) -> tuple[list[Metric], tuple[Any, .
     counts = {"n_members": n_pos, "n_nonmembers": n_neg}
     prefix = f"membership.{run.name}"
     auc_value = roc.auc(s, y)
-    auc_ci = roc.auc_interval(s, y, level=LEVEL)
+    auc_ci = roc.auc_interval(s, y, level=LEVEL, clusters=run.clusters)
     corrected_level = 1.0 - (1.0 - LEVEL) / k
-    se = roc.auc_standard_error(s, y)
+    se = roc.auc_standard_error(s, y, run.clusters)
     z = abs(auc_value - 0.5) / se if se > 0 else (0.0 if auc_value == 0.5 else float("inf"))
     metrics = [Metric(
         name=f"{prefix}.auc", value=auc_value, ci=auc_ci, better="closer", ideal=0.5,
@@ -372,7 +391,7 @@ def _attack_metrics(run: _AttackRun, k: int) -> tuple[list[Metric], tuple[Any, .
     row = (run.name, _fmt(auc_value, auc_ci), _fmt(tpr1.tpr, tpr1.interval), _fmt(adv, adv_ci), _fmt(eps.epsilon))
     fpr, tpr = roc.roc_curve(s, y, max_points=200)
     curve = {"label": run.name, "fpr": fpr, "tpr": tpr, "auc": auc_value}
-    evidence = _Evidence(z, roc.auc_interval(s, y, level=corrected_level),
+    evidence = _Evidence(z, roc.auc_interval(s, y, level=corrected_level, clusters=run.clusters),
                          roc.epsilon_lower_bound(s, y, level=corrected_level) if k > 1 else eps)
     return metrics, row, curve, evidence
 

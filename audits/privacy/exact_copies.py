@@ -30,7 +30,11 @@ natural twins weighs ``1 / c`` as much (its copy could be any twin's). Each valu
 once however many synthetic rows repeat it. Given the pool and the synthetic data,
 ``T``'s null distribution is that of the split: it is drawn exactly by Monte Carlo
 (:func:`synth.stats.randomization.partition_sums`, 4,000 random splits), and the one-sided
-p-value ``(1 + #{T_b >= T}) / (B + 1)`` has exact level.
+p-value ``(1 + #{T_b >= T}) / (B + 1)`` has exact level. When the persons' weights take
+more than 2,000 distinct values (many persons each holding several reproduced records:
+a generator that copies wholesale from a grouped table) ``T`` is a sum of thousands of
+small terms and the test uses a normal shape with the exact split variance
+(:func:`synth.stats.randomization.partition_variance`) instead of the draws.
 
 ``privacy.exact_copy_excess`` is ``T / n_synthetic``: copied training records beyond chance
 per synthetic row (0.01 when 1 % of the synthetic rows copy distinct unique training
@@ -51,11 +55,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from synth.audits.base import Interval
 from synth.schema import ColumnKind, Schema
 from synth.stats.intervals import wilson
-from synth.stats.randomization import partition_sums, permutation_p_value
+from synth.stats.randomization import partition_sums, partition_variance, permutation_p_value
+
+# Above this many distinct per-person weights the exact draws (whose cost grows with them)
+# give way to a normal shape with the exact split variance: T is then a sum of thousands
+# of small terms.
+MAX_PERMUTED = 2000
 
 
 def _canonical_frame(frame: pd.DataFrame, schema: Schema, columns: list[str]) -> pd.DataFrame:
@@ -178,15 +188,24 @@ def copy_excess(
     w = np.bincount(persons, weights=1.0 / ((1.0 - pi) * c[inverse]), minlength=n_persons) if uniq.size else np.zeros(0)
     weighted = np.flatnonzero(w) if w.size else np.zeros(0, dtype=int)
     const = uniq.size * pi / (1.0 - pi)
-    draws = partition_sums(w[weighted], n_persons, n_train_persons, n_draws=n_draws, seed=seed) - const
-    p_value = permutation_p_value(total, draws) if uniq.size else 1.0
-    q_lo, q_hi = (np.quantile(draws, [alpha / 2, 1 - alpha / 2]) if uniq.size else (0.0, 0.0))
+    if np.unique(w[weighted]).size <= MAX_PERMUTED:
+        draws = partition_sums(w[weighted], n_persons, n_train_persons, n_draws=n_draws, seed=seed) - const
+        p_value = permutation_p_value(total, draws) if uniq.size else 1.0
+        q_lo, q_hi = (np.quantile(draws, [alpha / 2, 1 - alpha / 2]) if uniq.size else (0.0, 0.0))
+        method = f"exact permutation test over splits, inverted (n={n_draws})"
+    else:
+        # Thousands of persons hold reproduced values: T is a sum of many small terms, and its
+        # exact split variance with a normal shape replaces the Monte Carlo draws.
+        sd = float(np.sqrt(partition_variance(w, n_train_persons)))
+        z = float(stats.norm.ppf(1 - alpha / 2))
+        p_value = float(stats.norm.sf(total / sd)) if sd > 0 else float(total <= 0)
+        q_lo, q_hi = -z * sd, z * sd
+        method = "permutation test over splits, normal with the exact split variance"
     low, high = total - max(q_hi, 0.0), total - min(q_lo, 0.0)
     if uniq.size == 0:
         # One-sided 97.5 % Clopper-Pearson bound on the copy rate when no row copies anything.
         floor = n_s * (1.0 - (alpha / 2) ** (1.0 / n_s)) if n_s else 0.0
         low, high = -floor * pi / (1.0 - pi), floor
-    method = f"exact permutation test over splits, inverted (n={n_draws})"
     counts = {
         "values_reproduced": int(uniq.size),
         "unique_copies_train": int(((c == 1) & (a == 1)).sum()),

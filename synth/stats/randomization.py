@@ -46,7 +46,7 @@ def partition_variance(values: np.ndarray, n_selected: int) -> float:
 
 
 def partition_sums(
-    weights: np.ndarray, n_units: int, n_selected: int, *, n_draws: int = 4000, seed: int = 0, chunk: int = 256
+    weights: np.ndarray, n_units: int, n_selected: int, *, n_draws: int = 4000, seed: int = 0
 ) -> np.ndarray:
     """Monte Carlo null distribution of ``T = sum_{u in sample} w_u`` for sparse weights.
 
@@ -57,27 +57,23 @@ def partition_sums(
         n_selected: ``m``, units drawn into the sample (training units).
         n_draws: Monte Carlo draws ``B``.
         seed: seeds the draws (no global random state is touched).
-        chunk: draws generated at once (bounds memory at about ``chunk * K * 8`` bytes).
 
     Returns:
-        (n_draws,) float64 draws of ``T``. How many of the ``K`` weighted units fall into the
-        sample is hypergeometric; which ones is a uniform random subset of that size.
+        (n_draws,) float64 draws of ``T``. Units with equal weights are interchangeable, so
+        a draw only needs how many units of each distinct weight fall into the sample:
+        multivariate hypergeometric counts (:meth:`numpy.random.Generator.multivariate_hypergeometric`),
+        exact, at a cost in the number of distinct weights rather than of units.
     """
     w = np.asarray(weights, dtype=np.float64)
     k = w.size
-    out = np.zeros(int(n_draws))
     if k == 0 or n_draws <= 0:
-        return out
+        return np.zeros(max(int(n_draws), 0))
     if k > n_units or not 0 <= n_selected <= n_units:
         raise ValueError(f"need 0 <= n_selected <= n_units and K <= n_units; got K={k}, N={n_units}, m={n_selected}")
-    rng = np.random.default_rng(seed)
-    for start in range(0, n_draws, chunk):
-        b = min(chunk, n_draws - start)
-        hits = rng.hypergeometric(k, n_units - k, n_selected, size=b)  # weighted units drawn
-        ranks = np.argsort(rng.random((b, k)), axis=1)  # a random order of the K units per draw
-        chosen = np.arange(k)[None, :] < hits[:, None]  # the first `hits` of that order
-        out[start : start + b] = (w[ranks] * chosen).sum(axis=1)
-    return out
+    values, counts = np.unique(w, return_counts=True)
+    colors = np.r_[counts, n_units - k].astype(np.int64)  # the last colour: the zero-weight units
+    drawn = np.random.default_rng(seed).multivariate_hypergeometric(colors, int(n_selected), size=int(n_draws))
+    return drawn[:, :-1] @ values
 
 
 def permutation_p_value(observed: float, draws: np.ndarray) -> float:

@@ -169,11 +169,18 @@ def auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def auc_standard_error(scores: np.ndarray, labels: np.ndarray) -> float:
-    """DeLong's standard error of the AUC (DeLong, DeLong & Clarke-Pearson 1988, *Biometrics*
-    44:837): ``sqrt(var(V10) / n_pos + var(V01) / n_neg)`` with ``V10_i`` the share of
-    non-members a member outscores (ties one half) and ``V01_j`` the share of members that
-    outscore non-member ``j``. Distribution-free; NaN when a class has fewer than 2 records."""
+def auc_standard_error(scores: np.ndarray, labels: np.ndarray, clusters: np.ndarray | None = None) -> float:
+    """Standard error of the AUC from placement values, distribution-free.
+
+    ``V10_i`` is the share of non-members member ``i`` outscores (ties one half) and
+    ``V01_j`` the share of members that outscore non-member ``j``. Without ``clusters`` this
+    is DeLong's estimate (DeLong, DeLong & Clarke-Pearson 1988, *Biometrics* 44:837),
+    ``sqrt(var(V10) / n_pos + var(V01) / n_neg)``. With ``clusters`` (n,) labels, records of
+    one cluster may move together (e.g. records identical on every column, which every
+    attack scores alike): Obuchowski's clustered estimate (1997, *Biometrics* 53:567) sums
+    the placements per cluster, so a cluster counts as one unit. NaN when a class has
+    fewer than 2 records.
+    """
     s, y = _check(scores, labels)
     pos, neg = s[y == 1], s[y == 0]
     if pos.size < 2 or neg.size < 2:
@@ -182,13 +189,29 @@ def auc_standard_error(scores: np.ndarray, labels: np.ndarray) -> float:
     pooled = stats.rankdata(np.r_[pos, neg])
     v10 = (pooled[: pos.size] - stats.rankdata(pos)) / neg.size
     v01 = 1.0 - (pooled[pos.size :] - stats.rankdata(neg)) / pos.size
-    return float(np.sqrt(v10.var(ddof=1) / pos.size + v01.var(ddof=1) / neg.size))
+    if clusters is None:
+        return float(np.sqrt(v10.var(ddof=1) / pos.size + v01.var(ddof=1) / neg.size))
+    c = np.asarray(clusters).ravel()
+    if c.shape != y.shape:
+        raise ValueError(f"clusters {c.shape} and labels {y.shape} differ in length")
+    _, cid = np.unique(np.r_[c[y == 1], c[y == 0]], return_inverse=True)
+    n_c = int(cid.max()) + 1
+    if n_c < 2:
+        return float("nan")
+    a = float(v10.mean())
+    x = np.bincount(cid[: pos.size], weights=v10 - a, minlength=n_c)  # X_i - m_i A
+    z = np.bincount(cid[pos.size :], weights=v01 - a, minlength=n_c)  # Y_i - n_i A
+    f = n_c / (n_c - 1)
+    var = f * (np.sum(x**2) / pos.size**2 + np.sum(z**2) / neg.size**2 + 2 * np.sum(x * z) / (pos.size * neg.size))
+    return float(np.sqrt(max(var, 0.0)))
 
 
-def auc_interval(scores: np.ndarray, labels: np.ndarray, *, level: float = 0.95) -> Interval:
-    """Normal interval of the AUC with DeLong's standard error, clipped to [0, 1]."""
-    value, se = auc(scores, labels), auc_standard_error(scores, labels)
-    method = "DeLong"
+def auc_interval(scores: np.ndarray, labels: np.ndarray, *, level: float = 0.95,
+                 clusters: np.ndarray | None = None) -> Interval:
+    """Normal interval of the AUC with the standard error of :func:`auc_standard_error`
+    (DeLong, or Obuchowski's clustered one with ``clusters``), clipped to [0, 1]."""
+    value, se = auc(scores, labels), auc_standard_error(scores, labels, clusters)
+    method = "DeLong" if clusters is None else "DeLong, clustered (Obuchowski)"
     if not (np.isfinite(value) and np.isfinite(se)):
         return Interval(float("nan"), float("nan"), method, level)
     z = float(stats.norm.ppf(0.5 + level / 2))
