@@ -238,6 +238,11 @@ _EXACT: dict[str, Entry] = {
     "privacy.exact_copy_excess": Entry("copies beyond chance",
                                        "How much more often synthetic rows copy training rows than an independent "
                                        "sample of the population would (0 = no more than chance)."),
+    "privacy.exposure_excess": Entry("persons singled out beyond chance",
+                                     "Share of training persons that some synthetic row points at (ten times closer "
+                                     "to their record than any other real person's record) minus the same share of "
+                                     "holdout persons, whom the generator never saw (0 = no more than chance).",
+                                     None, (-1.0, 1.0)),
     "privacy.dcr_share": Entry("closer to training than to fresh data",
                                "Share of synthetic rows whose nearest real record is a training row rather than a "
                                "holdout row, corrected for the sizes (0.5 = no preference for training records)."),
@@ -265,6 +270,10 @@ _EXACT: dict[str, Entry] = {
     "membership.auc": Entry("membership attack AUC (strongest attack)",
                             "AUC of the strongest attack that guesses whether a person's record was used for training "
                             "(0.5 = coin flip)."),
+    "membership.epsilon_lower_bound": Entry("empirical privacy loss (largest over attacks)",
+                                            "The largest differential-privacy epsilon lower bound over the attacks, "
+                                            "corrected for their number: any formal guarantee must be at least this "
+                                            "(0 = no attack shows a leak).", None, None),
 }
 
 # By the last part of the id: ``membership.<attack>.<measure>`` and the like.

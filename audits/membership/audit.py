@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock, ThreatModel
 from synth.audits.membership import distance_attack, domias, shadow_attack
@@ -157,7 +159,12 @@ class MembershipAudit(Audit):
         synthetic = encoder.transform(inputs.synthetic[columns])
         rows, owner = rows_of(who, ev.persons)
         queries, query_folds = pool[rows], ev.folds[owner]
-        references = [holdout[reference_rows(who, ev, f)] for f in range(ev.n_folds)]
+        fold_rows = [reference_rows(who, ev, f) for f in range(ev.n_folds)]
+        references = [holdout[r] for r in fold_rows]
+        # (n_folds, longest reference) holdout row positions, padded: row j of fold f's reference
+        ref_rows = np.zeros((ev.n_folds, max(len(r) for r in fold_rows)), dtype=np.int64)
+        for f, r in enumerate(fold_rows):
+            ref_rows[f, : len(r)] = r
         n_eval = ev.persons.size
 
         def per_person(row_scores: np.ndarray) -> np.ndarray:
@@ -171,11 +178,14 @@ class MembershipAudit(Audit):
         runs: list[_AttackRun] = []
         for attack in self.attacks:
             if attack == "distance":
-                scores = per_person(distance_attack.distance_scores(queries, query_folds, synthetic, references))
-                runs.append(_AttackRun("distance", scores, ev.labels, distance_attack.THREAT_MODEL,
+                result = distance_attack.distance_scores(queries, query_folds, synthetic, references)
+                # A holdout person sets the calibration of every query whose closest reference row
+                # is theirs, their own score included when evaluated: those scores move together.
+                calibrator = who.holdout[ref_rows[query_folds, result.closest_reference]]
+                runs.append(_AttackRun("distance", per_person(result.scores), ev.labels, distance_attack.THREAT_MODEL,
                                        {"synthetic_rows": int(synthetic.shape[0]),
                                         "reference_rows_per_fold": int(np.mean([len(r) for r in references]))},
-                                       clusters))
+                                       _linked_clusters(clusters, ev.persons, owner, calibrator, who.n)))
             elif attack == "domias":
                 runs.append(self._domias(queries, query_folds, synthetic, references, per_person, ev, inputs.seed, notes))
                 runs[-1].clusters = clusters
@@ -304,6 +314,23 @@ def _twin_clusters(rows: np.ndarray, owner: np.ndarray, n_persons: int) -> np.nd
     first = np.full(n_persons, np.iinfo(np.int64).max)
     np.minimum.at(first, owner, np.arange(owner.size))
     return keys[first]
+
+
+def _linked_clusters(base: np.ndarray, evaluated: np.ndarray, owner: np.ndarray, linked: np.ndarray,
+                     n_persons: int) -> np.ndarray:
+    """Clusters (n_eval,) joining ``base`` clusters of the evaluated persons with the links
+    person ``evaluated[owner[k]]`` -- person ``linked[k]`` (one per row k, person codes):
+    connected components of that graph, so persons whose scores share a cause count as one
+    unit in the AUC's standard error."""
+    n_eval = evaluated.size
+    _, base_id = np.unique(base, return_inverse=True)
+    # nodes: every person code (0..n_persons-1), then one node per base cluster
+    src = np.r_[evaluated[owner], evaluated]
+    dst = np.r_[linked, n_persons + base_id]
+    n_nodes = n_persons + int(base_id.max()) + 1 if n_eval else n_persons
+    graph = coo_matrix((np.ones(src.size), (src, dst)), shape=(n_nodes, n_nodes))
+    _, component = connected_components(graph, directed=False)
+    return component[evaluated]
 
 
 def _fmt(value: float, ci: Interval | None = None) -> str:

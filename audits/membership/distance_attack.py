@@ -35,11 +35,13 @@ difference is 1) makes an exact copy score highest instead of infinite.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from synth.audits.base import ThreatModel
 from synth.neighbors.duplicates import duplicate_counts
-from synth.neighbors.search import nearest_distance
+from synth.neighbors.search import nearest, nearest_distance
 
 EPS = 1e-6
 
@@ -57,24 +59,36 @@ THREAT_MODEL = ThreatModel(
 )
 
 
+@dataclass(frozen=True)
+class DistanceScores:
+    """``scores`` (n,) float64 log-distance ratios; ``closest_reference`` (n,) int64, the
+    row (within its fold's reference sample) closest to each query."""
+
+    scores: np.ndarray
+    closest_reference: np.ndarray
+
+
 def distance_scores(
     queries: np.ndarray, folds: np.ndarray, synthetic: np.ndarray, references: list[np.ndarray]
-) -> np.ndarray:
+) -> DistanceScores:
     """Membership scores of ``queries`` (n, d) against ``synthetic`` (n_s, d).
 
     ``folds`` (n,) gives each query's fold and ``references[f]`` (n_f, d) that fold's
-    reference sample; all arrays use one encoder. Returns (n,) float64 log-distance ratios
-    (higher = more likely a member; 0 = as close to the synthetic data as to the reference).
+    reference sample; all arrays use one encoder. Returns :class:`DistanceScores`: (n,)
+    float64 log-distance ratios (higher = more likely a member; 0 = as close to the
+    synthetic data as to the reference) and which reference row set each one's calibration.
     """
     d_syn = nearest_distance(queries, synthetic)
     d_ref = np.empty(queries.shape[0])
+    closest = np.full(queries.shape[0], -1, dtype=np.int64)
     for f, reference in enumerate(references):
         at = np.flatnonzero(folds == f)
         if at.size:
-            d_ref[at] = nearest_distance(queries[at], reference)
+            d, i = nearest(queries[at], reference, 1)
+            d_ref[at], closest[at] = d[:, 0], i[:, 0]
     scores = np.log(d_ref + EPS) - np.log(d_syn + EPS)
     exact = np.flatnonzero(d_syn == 0)
     if exact.size:
         repeated = duplicate_counts(queries[exact], synthetic) > 1
         scores[exact[repeated]] = np.minimum(scores[exact[repeated]], 0.0)
-    return scores
+    return DistanceScores(scores, closest)
