@@ -15,7 +15,9 @@ encoded space (:mod:`.domias`) and, when the generator can be retrained, the per
 shadow-model attack (:mod:`.shadow_attack`). Each attack's scores give AUC, TPR at 1 % and
 0.1 % FPR, advantage and an empirical epsilon lower bound from all four DP inequalities,
 each with an interval (:mod:`synth.stats.roc`; the AUC's is DeLong's, clustered so that
-natural twins, which every attack scores alike, count as one unit).
+natural twins, which every attack scores alike, count as one unit, and, for the distance
+attack, so do persons whose closest reference record is the same holdout person, since
+that one record calibrates all their scores).
 
 Headline. ``membership.auc`` is the AUC of the attack with the *strongest evidence* of a
 leak in either direction: the largest ``|AUC - 0.5|`` in units of its (DeLong) standard
