@@ -276,3 +276,17 @@ def test_tiny_holdout_is_skipped_with_the_fix(known, schema):
     inputs = AuditInputs(known["train"], known["holdout"].head(10), known["copy"], schema)
     section = MembershipAudit(attacks=["distance"]).run(inputs)
     assert section.skipped and "10 records" in section.skipped and not section.metrics
+
+
+def test_scores_sharing_a_calibrating_record_form_one_cluster():
+    # Persons 0..3 evaluated, holdout persons 4 and 5 calibrate them (closest reference
+    # record): 0 and 1 share person 4, 2 is calibrated by 5, and 3 by person 2 itself. The
+    # clusters are the connected components: {0, 1} and {2, 3}; natural twins (0 and 3
+    # identical) join them into one.
+    from synth.audits.membership.audit import _linked_clusters
+
+    evaluated, owner, linked = np.arange(4), np.arange(4), np.array([4, 4, 5, 2])
+    c = _linked_clusters(np.array([7, 8, 9, 10]), evaluated, owner, linked, 6)
+    assert c[0] == c[1] and c[2] == c[3] and c[0] != c[2]
+    c = _linked_clusters(np.array([7, 8, 9, 7]), evaluated, owner, linked, 6)
+    assert len(set(c.tolist())) == 1
