@@ -11,7 +11,9 @@ rest on as many non-members as the holdout has. The mixed-type encoding
 attacker holds; the training data never shapes it.
 
 Attacks: the calibrated distance attack (:mod:`.distance_attack`), DOMIAS in the full
-encoded space (:mod:`.domias`) and, when the generator can be retrained, the per-target
+encoded space (:mod:`.domias`; as published, its reference sample is disjoint from its
+candidates: half the evaluated non-members form it, the other half are scored against as
+many members) and, when the generator can be retrained, the per-target
 shadow-model attack (:mod:`.shadow_attack`). Each attack's scores give AUC, TPR at 1 % and
 0.1 % FPR, advantage and an empirical epsilon lower bound from all four DP inequalities,
 each with an interval (:mod:`synth.stats.roc`; the AUC's is DeLong's, clustered so that
@@ -189,8 +191,7 @@ class MembershipAudit(Audit):
                                         "reference_rows_per_fold": int(np.mean([len(r) for r in references]))},
                                        _linked_clusters(clusters, ev.persons, owner, calibrator, who.n)))
             elif attack == "domias":
-                runs.append(self._domias(queries, query_folds, synthetic, references, per_person, ev, inputs.seed, notes))
-                runs[-1].clusters = clusters
+                runs.append(self._domias(who, ev, pool, holdout, synthetic, inputs.seed, notes))
             elif inputs.generator_factory is None:
                 notes.append(_SHADOW_NO_FACTORY)
             else:
@@ -213,8 +214,8 @@ class MembershipAudit(Audit):
             kind="roc",
             data={"curves": curves},
             caption=("True-positive rate (members flagged) against false-positive rate (non-members flagged) for each "
-                     f"attack ({ev.members.size} members and {ev.nonmembers.size} non-members; the shadow attack on its "
-                     "targets); the diagonal is chance."),
+                     f"attack ({ev.members.size} members and {ev.nonmembers.size} non-members; DOMIAS on half of them, the "
+                     "shadow attack on its targets); the diagonal is chance."),
         ))
         section.tables.append(TableBlock(
             title="Membership-inference attacks",
@@ -232,22 +233,40 @@ class MembershipAudit(Audit):
         return section
 
     # -- attacks needing more setup -----------------------------------------
-    def _domias(self, queries: np.ndarray, folds: np.ndarray, synthetic: np.ndarray, references: list[np.ndarray],
-                per_person: Any, ev: Evaluation, seed: int, notes: list[str]) -> _AttackRun:
-        result = domias.domias_scores(queries, folds, synthetic, references, max_fit_rows=DENSITY_FIT_ROWS, seed=seed)
+    def _domias(self, who: Persons, ev: Evaluation, pool: np.ndarray, holdout: np.ndarray, synthetic: np.ndarray,
+                seed: int, notes: list[str]) -> _AttackRun:
+        # As published (and as synthcity evaluates it): the reference sample is disjoint from
+        # the candidates. Half the evaluated non-members become the reference (with every
+        # holdout person not evaluated), the other half are the candidates, against as many
+        # members. Cross-fitting would let each non-member's kernel raise the reference density
+        # around the others, so their scores would not be independent and DeLong's standard
+        # error would understate the AUC's spread (seen by simulation over null draws).
+        rng = np.random.default_rng([seed, 0xD0A5])
+        shuffled = rng.permutation(ev.nonmembers)
+        candidates = np.sort(shuffled[shuffled.size // 2:])
+        members = np.sort(rng.choice(ev.members, candidates.size, replace=False))
+        reference = holdout[~np.isin(who.holdout, candidates)]
+        evaluated = np.r_[members, candidates]
+        rows, owner = rows_of(who, evaluated)
+        queries = pool[rows]
+        result = domias.domias_scores(queries, np.zeros(rows.size, dtype=int), synthetic, [reference],
+                                      max_fit_rows=DENSITY_FIT_ROWS, seed=seed)
         notes.append(
             f"DOMIAS: log p_synthetic(x) - log p_reference(x), Gaussian kernel densities in the full {result.dims}-feature "
             f"encoding, bandwidths chosen by held-out likelihood ({result.synthetic_bandwidth:.3g} for the synthetic "
             f"data, fitted on {result.synthetic_fit_rows} rows; {result.reference_bandwidth:.3g} for the reference "
-            f"samples of about {result.reference_fit_rows} rows each)."
+            f"sample of {result.reference_fit_rows} holdout rows). As published, the reference is disjoint from the "
+            f"candidates: {members.size} members against {candidates.size} non-members (the other half of the "
+            "evaluated holdout persons form the reference)."
         )
-        return _AttackRun("domias", per_person(np.nan_to_num(result.scores, nan=0.0, posinf=1e6, neginf=-1e6)),
-                          ev.labels, domias.THREAT_MODEL, {
-                              "dims": result.dims, "synthetic_bandwidth": result.synthetic_bandwidth,
-                              "reference_bandwidth": result.reference_bandwidth,
-                              "synthetic_fit_rows": result.synthetic_fit_rows,
-                              "reference_fit_rows": result.reference_fit_rows,
-                          })
+        scores = per_person_max(np.nan_to_num(result.scores, nan=0.0, posinf=1e6, neginf=-1e6), owner, evaluated.size)
+        labels = np.r_[np.ones(members.size, dtype=int), np.zeros(candidates.size, dtype=int)]
+        return _AttackRun("domias", scores, labels, domias.THREAT_MODEL, {
+            "dims": result.dims, "synthetic_bandwidth": result.synthetic_bandwidth,
+            "reference_bandwidth": result.reference_bandwidth,
+            "synthetic_fit_rows": result.synthetic_fit_rows,
+            "reference_fit_rows": result.reference_fit_rows,
+        }, _twin_clusters(queries, owner, evaluated.size))
 
     def _shadow(self, inputs: AuditInputs, who: Persons, ev: Evaluation, pool_frame: pd.DataFrame,
                 encoder: MixedEncoder, synthetic: np.ndarray, notes: list[str]) -> _AttackRun:
