@@ -14,10 +14,11 @@ kernel density estimate (:class:`sklearn.neighbors.KernelDensity`) whose bandwid
 chosen by held-out likelihood: the sample is split 80/20 at random, a KDE is fitted on the
 80 % for each bandwidth of a log-spaced grid, and the bandwidth that gives the held-out
 20 % the highest mean log-likelihood is refitted on the whole sample. The synthetic
-density uses at most ``max_fit_rows`` random synthetic rows; the reference density of
-each cross-fitting fold uses that fold's reference sample (see
-:mod:`synth.audits.membership.design`), with the bandwidth chosen on the first fold's
-reference (the folds have the same size and come from the same population).
+density uses at most ``max_fit_rows`` random synthetic rows; the reference density uses
+the reference sample of the query's fold, with the bandwidth chosen on the first one. The
+membership audit passes one reference sample, disjoint from every candidate, as the paper
+does (see :meth:`synth.audits.membership.audit.MembershipAudit._domias`); several folds are
+for callers that cross-fit.
 
 Differences from synthcity's ``DomiasMIA_KDE`` (which calls ``scipy.stats.gaussian_kde``
 with Scott's rule on the raw numeric columns): a bandwidth fitted to the data instead of
