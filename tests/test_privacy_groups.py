@@ -76,7 +76,7 @@ def test_fresh_patients_pass_per_person(stays):
 
 
 def test_a_person_on_both_sides_is_a_data_error():
-    with pytest.raises(DataError, match="both the training and the holdout"):
+    with pytest.raises(DataError, match="occur in both the training data and the holdout"):
         persons(np.array(["a", "b"]), np.array(["b", "c"]), 2, 2)
     with pytest.raises(DataError, match="one label per row"):
         persons(np.array(["a"]), np.array(["b", "c"]), 2, 2)
@@ -93,6 +93,6 @@ def test_synth_audit_takes_the_group_column_from_the_config(stays, tmp_path):
         synth.audit(real=stays["train"], holdout=stays["holdout"].drop(columns=["subject_id"]),
                     synthetic=stays["leaked"], config=config, audits=["memorization"])
     both = pd.concat([stays["holdout"], stays["train"].head(3)], ignore_index=True)
-    with pytest.raises(DataError, match="both the training and the holdout"):
+    with pytest.raises(DataError, match="occur in both the training data and the holdout"):
         synth.audit(real=stays["train"], holdout=both, synthetic=stays["leaked"], config=config,
                     audits=["memorization"])
