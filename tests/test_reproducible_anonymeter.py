@@ -61,6 +61,7 @@ def _run_here() -> dict:
     return json.loads(printed.getvalue().strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # a fresh interpreter runs the whole anonymeter audit; in-process: test_patches_are_undone_and_seeded
 def test_anonymeter_section_is_identical_across_processes():
     first, second = _run_here(), _run_once()
     details = {m["name"]: m["details"] for m in first["metrics"]}
