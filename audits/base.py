@@ -180,6 +180,7 @@ class AuditSection:
     skipped: str | None = None
     error: str | None = None  # set by the runner when the audit crashed (a failed gate follows)
     seconds: float = 0.0
+    peak_rss_mib: float | None = None  # this process's peak memory during the audit (manifest only)
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:

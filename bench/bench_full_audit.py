@@ -44,14 +44,19 @@ NIH_ROWS = 112_120
 
 
 def _peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB (VmHWM; ru_maxrss as a fallback)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
+    """Peak resident set size of this process over its whole life, MiB (ru_maxrss: never reset,
+    unlike VmHWM, which the audit runner resets to measure each audit's own peak)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and its waited-for children so far."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def _tables(source: str, rows: int, seed: int):
@@ -100,6 +105,9 @@ def main() -> None:
     ap.add_argument("--audits", nargs="+", default=None, help="audit names (default: every installed audit)")
     ap.add_argument("--param", action="append", default=[], metavar="AUDIT.KEY=VALUE",
                     help="override one audit parameter (repeatable)")
+    ap.add_argument("--engine", choices=("local", "ray"), default="local",
+                    help="where the shared numerics run (ray: a private local Ray cluster of --num-cpus CPUs)")
+    ap.add_argument("--num-cpus", type=int, default=None, help="CPUs of the private Ray cluster (default: all)")
     args = ap.parse_args()
     rows = args.rows or (200_000 if args.source == "population" else NIH_ROWS * 4 // 7)
 
@@ -124,23 +132,37 @@ def main() -> None:
           f"{len(synthetic)} synthetic rows, {len(schema.names)} columns; data prepared in {prep:.1f} s")
     print(f"cores usable: {inputs.n_jobs}; load average before: "
           + " ".join(f"{x:.2f}" for x in load_before))
-    print(f"{'audit':<20} {'seconds':>9} {'peak RSS MiB':>13}  status", flush=True)
+    from synth.execution import open_engine, use_engine
 
-    def report(section) -> None:
+    engine = open_engine(args.engine, None, args.num_cpus)
+    print(f"engine: {engine.describe()}")
+    print(f"{'audit':<20} {'seconds':>9} {'CPU s':>8} {'audit peak MiB':>15} {'process peak MiB':>17} "
+          f"{'load 1/5/15':>14}  status", flush=True)
+
+    def report(section, cpu: float) -> None:
         status = section.error or (f"skipped: {section.skipped}" if section.skipped else
                                    f"{len(section.metrics)} metrics")
-        print(f"{section.audit:<20} {section.seconds:>9.1f} {_peak_rss_mib():>13.0f}  {status[:100]}", flush=True)
+        own = f"{section.peak_rss_mib:.0f}" if section.peak_rss_mib is not None else "n/a"
+        print(f"{section.audit:<20} {section.seconds:>9.1f} {cpu:>8.1f} {own:>15} {_peak_rss_mib():>17.0f} "
+              f"{_load():>14}  {status[:100]}", flush=True)
 
     sections = []
-    start = time.perf_counter()
-    for audit in audits:  # one at a time, so each line prints as soon as its audit ends
-        (section,) = run_audits([audit], inputs)
-        report(section)
-        sections.append(section)
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
+    with use_engine(engine):
+        for audit in audits:  # one at a time, so each line prints as soon as its audit ends
+            cpu0 = _cpu_seconds()
+            (section,) = run_audits([audit], inputs)
+            report(section, _cpu_seconds() - cpu0)
+            sections.append(section)
     total = time.perf_counter() - start
-    print("-" * 58)
-    print(f"{'total':<20} {total:>9.1f} {_peak_rss_mib():>13.0f}")
+    print("-" * 100)
+    print(f"{'total':<20} {total:>9.1f} {_cpu_seconds() - cpu_start:>8.1f} {'':>15} {_peak_rss_mib():>17.0f} "
+          f"{_load():>14}")
     print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    if args.engine == "ray":
+        print("(CPU s and peak memory are this driver process's: the Ray workers' own are not included)")
+    _print_sampling(sections)
+    engine.close()
     failed = [s.audit for s in sections if s.error]
     if failed:
         print(f"audits that failed: {', '.join(failed)}")
@@ -150,6 +172,15 @@ def main() -> None:
             m = metrics[name]
             ci = f" [{m.ci.low:.4f}, {m.ci.high:.4f}]" if m.ci else ""
             print(f"{name}: {m.value:.4f}{ci}")
+
+
+def _print_sampling(sections) -> None:
+    """How many rows each subsampled number rests on (the audits' notes that say so)."""
+    for s in sections:
+        for note in s.notes:
+            low = note.lower()
+            if "sampl" in low and ("rows" in low or "cap" in low):
+                print(f"[{s.audit}] {note[:300]}")
 
 
 if __name__ == "__main__":

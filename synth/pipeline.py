@@ -25,6 +25,8 @@ from synth.data.coerce import clip_to_bounds, coerce_to_schema, infinite_values
 from synth.data.overlap import check_groups_disjoint, check_holdout_disjoint
 from synth.disclosure import public_schema
 from synth.errors import ConfigError, DataError, InternalError
+from synth.execution import active_engine, use_engine
+from synth.execution.select import open_configured
 from synth.generators.base import Condition, Generator
 from synth.manifest import StepTimer, build_manifest, file_entry
 from synth.outputs import StagedOutputs
@@ -154,6 +156,7 @@ def generate(
     data: pd.DataFrame | None = None,
     output_dir: str | Path | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
 ) -> RunResult:
     """Run the whole pipeline described by ``config`` and write its outputs.
 
@@ -162,6 +165,7 @@ def generate(
         data: a DataFrame to use instead of ``data.source`` (library use).
         output_dir: overrides ``output.dir``.
         progress: called with a short message as each step starts.
+        engine: ``"local"`` or ``"ray"``, overriding ``execution.engine``.
 
     Returns:
         A :class:`RunResult`; ``result.passed`` is the verdict of the gates.
@@ -190,6 +194,8 @@ def generate(
     audits, gates = _plan_audits(cfg.audit, cfg.gates, label)
     source = resolve_source(cfg.data.source, base_dir) if data is None else None
     input_files = _input_files(source, config if not isinstance(config, (Mapping, RunConfig)) else None)
+    # Connected before the data is read: an unreachable cluster is a user error with nothing done.
+    run_engine = open_configured(cfg.execution, engine) if cfg.audit.enabled else None
 
     with StagedOutputs(out_dir, inputs=input_files, what=out_what) as staged:
         if staged.cleaned:
@@ -234,7 +240,7 @@ def generate(
                 holdout_groups=None if prep.holdout_groups is None else prep.holdout_groups.to_numpy(),
                 rare_level_k=cfg.audit.rare_level_k,
             )
-            with timer.step("audit"):
+            with timer.step("audit"), use_engine(run_engine):
                 sections = run_audits(audits, inputs, on_start=lambda a: say(f"auditing: {a.title}"))
             outcomes = _verdict(sections, gates)
             # A DP claim contradicted by the membership audit's epsilon bound fails the run.
@@ -259,15 +265,28 @@ def generate(
         if staged.cleaned:
             manifest["cleaned_leftovers"] = list(staged.cleaned)
         if result is not None:
+            _record_execution(manifest, run_engine, result.sections)
             with timer.step("report"):
                 _write_result(staged, result, manifest, report=cfg.output.report, audience=cfg.report.audience)
         manifest["timings_s"] = timer.seconds
         manifest["finished_utc"] = _now()
         _write_json(staged.path("manifest.json"), manifest)
         final = staged.commit()
+    if run_engine is not None:
+        run_engine.close()
     say("done")
     return RunResult(result=result, output_dir=out_dir, outputs={p.name: p for p in final}, manifest=manifest,
                      synthetic=synthetic)
+
+
+def _record_execution(manifest: dict[str, Any], engine: Any, sections: Sequence[AuditSection]) -> None:
+    """The engine that ran the audits, and each audit's wall time and peak memory, into ``manifest``."""
+    manifest["execution"] = engine.describe() if engine is not None else {"engine": "local"}
+    manifest["audits"] = [
+        {"audit": s.audit, "seconds": round(s.seconds, 3),
+         "peak_rss_mib": None if s.peak_rss_mib is None else round(s.peak_rss_mib, 1)}
+        for s in sections
+    ]
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -354,6 +373,7 @@ def audit(
     generator: Generator | None = None,
     output_dir: str | Path | None = None,
     progress: Progress | None = None,
+    engine: str | None = None,
 ) -> AuditResult:
     """Audit ``synthetic`` against the ``real`` training table and a ``holdout``.
 
@@ -385,17 +405,22 @@ def audit(
             and Path(real).expanduser().resolve() == Path(holdout).expanduser().resolve():
         raise DataError(f"--holdout '{holdout}' is the same file as --real: the holdout must be real records the "
                         "generator never saw, disjoint from the training data.")
+    # Connected before the data is read: an unreachable cluster is a user error with nothing done.
+    run_engine = open_configured(cfg.execution, engine)
 
     staged = None
     if output_dir is not None:
         staged = StagedOutputs(output_dir, inputs=_input_files(real, synthetic, holdout, config), what="--out")
     try:
-        result = _audit_into(staged, cfg, data_cfg, audit_cfg, selected, parsed_gates, run_seed, label, real, synthetic,
-                             holdout, generator, config, started, timer, say)
+        with use_engine(run_engine):
+            result = _audit_into(staged, cfg, data_cfg, audit_cfg, selected, parsed_gates, run_seed, label, real,
+                                 synthetic, holdout, generator, config, started, timer, say)
     except BaseException:
         if staged is not None:
             staged.abort()
         raise
+    finally:
+        run_engine.close()
     return result
 
 
@@ -473,6 +498,7 @@ def _audit_into(
                                   command="audit")
         if staged.cleaned:
             manifest["cleaned_leftovers"] = list(staged.cleaned)
+        _record_execution(manifest, active_engine(), result.sections)
         _write_result(staged, result, manifest, report=True, audience=cfg.report.audience)
         _write_json(staged.path("manifest.json"), manifest)
         staged.commit()

@@ -73,7 +73,8 @@ from synth.audits.base import Interval
 from synth.neighbors.duplicates import row_keys
 from synth.neighbors.search import Metric, nearest
 from synth.schema import ColumnKind, Schema
-from synth.stats.intervals import bootstrap, wilson
+from synth.stats.bootstrap import replicates
+from synth.stats.intervals import bootstrap, percentile_interval, wilson
 from synth.stats.randomization import partition_variance
 
 # Two distances this close are a tie. The encoder stores rows as float32, so distances
@@ -360,12 +361,13 @@ def _two_sample_interval(
     a: np.ndarray, b: np.ndarray, n_boot: int, seed: int, level: float
 ) -> Interval:
     """Bootstrap interval of median(a) / median(b), resampling a and b independently."""
-    rng_b = np.random.default_rng([seed, 1])
 
-    def stat(idx: np.ndarray) -> float:
-        return _ratio_of_medians(a[idx], b[rng_b.integers(0, b.size, b.size)])
+    def stat(ia: np.ndarray, ib: np.ndarray) -> float:
+        return _ratio_of_medians(a[ia], b[ib])
 
-    return bootstrap(stat, a.size, n_boot=n_boot, seed=seed, level=level)
+    # a from the seed's stream, b from its own ([seed, 1]): the draws of the unsharded form.
+    return bootstrap(stat, (a.size, b.size), n_boot=n_boot, seed=seed, level=level,
+                     streams=((seed, (a.size,)), ([seed, 1], (b.size,))))
 
 
 def dcr_baseline_ratio(
@@ -485,22 +487,19 @@ def nnaa_privacy_loss(
     Returns:
         ``(loss, loss_interval, aa_train_interval, aa_holdout_interval)``.
     """
-    rng = np.random.default_rng([seed, 2])
     n_s = aa_train.synthetic_term.size
     r_t, r_h = aa_train.real_term, aa_holdout.real_term
     s_t, s_h = aa_train.synthetic_term, aa_holdout.synthetic_term
-    reps: list[tuple[float, float]] = []
 
-    def loss(idx: np.ndarray) -> float:
-        at = 0.5 * (r_t[rng.integers(0, r_t.size, r_t.size)].mean() + s_t[idx].mean())
-        ah = 0.5 * (r_h[rng.integers(0, r_h.size, r_h.size)].mean() + s_h[idx].mean())
-        reps.append((at, ah))
-        return float(ah - at)
+    def both(i_s: np.ndarray, i_t: np.ndarray, i_h: np.ndarray) -> np.ndarray:
+        return np.array([0.5 * (r_t[i_t].mean() + s_t[i_s].mean()), 0.5 * (r_h[i_h].mean() + s_h[i_s].mean())])
 
-    loss_ci = bootstrap(loss, n_s, n_boot=n_boot, seed=seed, level=level)
-    arr = np.array(reps)
+    # Synthetic rows from the seed's stream, the two real sets in turn from [seed, 2].
+    arr = replicates(both, (n_s, r_t.size, r_h.size), n_boot=n_boot,
+                     streams=((seed, (n_s,)), ([seed, 2], (r_t.size, r_h.size))))
     alpha = 1 - level
     method = f"bootstrap (n={n_boot})"
+    loss_ci = percentile_interval(arr[:, 1] - arr[:, 0], method, level)
     t_lo, t_hi = np.quantile(arr[:, 0], [alpha / 2, 1 - alpha / 2])
     h_lo, h_hi = np.quantile(arr[:, 1], [alpha / 2, 1 - alpha / 2])
     return (

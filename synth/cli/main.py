@@ -141,17 +141,40 @@ def _guarded(command: str) -> Iterator[None]:
 
 
 def _with_status(fn: Callable[[Callable[[str], None]], T]) -> T:
-    """Run ``fn(say)``; ``say(stage)`` shows progress: a spinner on a terminal, else one line per stage."""
+    """Run ``fn(say)``; ``say(stage)`` shows progress: a spinner on a terminal, else one line per stage.
+
+    Long numerics (nearest-neighbour searches, bootstrap replicates) report their shards too:
+    a live bar with rows/s on the status line, or a plain line every few seconds in a log.
+    """
+    from synth.execution.progress import BarTracker, LineTracker, use_progress
+
     if err.is_terminal:
         with err.status("starting", spinner="dots") as status:
-            return fn(lambda msg: status.update(Text(msg)))
+            stage = ["starting"]
+
+            def show(msg: str) -> None:
+                stage[0] = msg
+                status.update(Text(msg))
+
+            def bar(label: str, total: int, shards: int) -> BarTracker:
+                return BarTracker(lambda line: status.update(Text(line)), f"{stage[0]} | {label}", total, shards,
+                                  restore=stage[0])
+
+            with use_progress(bar):
+                return fn(show)
     started = time.perf_counter()
 
     def say(msg: str) -> None:
         # Plain lines for CI logs and pipelines, which see nothing of a spinner.
         print(f"synth [{time.perf_counter() - started:7.1f} s] {msg}", file=sys.stderr, flush=True)
 
-    return fn(say)
+    with use_progress(lambda label, total, shards: LineTracker(say, label, total, shards)):
+        return fn(say)
+
+
+_ENGINE_HELP = ("Where the audits' heavy numerics run: local (this process) or ray (shards as Ray tasks on the "
+                "cluster named by execution.address in the config; a private local one by default). Overrides "
+                "execution.engine.")
 
 
 @contextmanager
@@ -229,6 +252,7 @@ def _print_verdict(result: Any, where: Path | None) -> int:
 def generate(
     config: Annotated[Path, typer.Option("--config", "-c", help="YAML run config (see `synth config schema`).")],
     output_dir: Annotated[str | None, typer.Option("--out", help="Output folder (overrides output.dir).")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help=_ENGINE_HELP)] = None,
 ) -> None:
     """Fit the configured generator, sample synthetic data, audit it and write the report.
 
@@ -242,7 +266,8 @@ def generate(
         load_config(config)  # config mistakes surface before the heavy imports below
         from synth.pipeline import generate as run
 
-        res = _with_status(lambda say: run(config, output_dir=output_dir, progress=say))
+        _check_engine(engine)
+        res = _with_status(lambda say: run(config, output_dir=output_dir, progress=say, engine=engine))
         if res.result is None:
             out.print(Text.assemble("synthetic data written to ", (_display_path(res.output_dir), "bold"),
                                     " (auditing switched off)"), soft_wrap=True)
@@ -269,6 +294,7 @@ def audit(
         "synth-audit"
     ),
     seed: Annotated[int | None, typer.Option(help="Seed for the audits' randomness.")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help=_ENGINE_HELP)] = None,
 ) -> None:
     """Audit an existing synthetic table against the real training data and a holdout.
 
@@ -283,15 +309,21 @@ def audit(
             load_config(config, require_data=False)  # config mistakes surface before the heavy imports below
         from synth.pipeline import audit as run
 
+        _check_engine(engine)
         result = _with_status(
             lambda say: run(
                 real=real, synthetic=synthetic, holdout=holdout, config=config, target=target,
                 sensitive=[s.strip() for s in sensitive.split(",")] if sensitive else None, seed=seed,
-                output_dir=output_dir, progress=say,
+                output_dir=output_dir, progress=say, engine=engine,
             )
         )
         code = _print_verdict(result, Path(output_dir))
     raise typer.Exit(code)
+
+
+def _check_engine(engine: str | None) -> None:
+    if engine not in (None, "local", "ray"):
+        raise SynthUserError(f"--engine {engine!r} is not an engine: use local or ray.")
 
 
 @app.command()

@@ -118,6 +118,20 @@ class ReportConfig(StrictModel):
     )
 
 
+class ExecutionConfig(StrictModel):
+    """Where the audits' heavy numerics run (see README, "Large tables and Ray")."""
+
+    engine: Literal["local", "ray"] = Field(
+        "local", description="local: this process; ray: shards as Ray tasks (needs `pip install 'synth[ray]'`)"
+    )
+    address: str | None = Field(
+        None,
+        description='Ray cluster: null starts a private local one, "auto" joins the one `ray start` runs on this '
+        'machine, "ray://HOST:10001" connects through the Ray client, "HOST:6379" joins as a driver',
+    )
+    num_cpus: int | None = Field(None, gt=0, description="CPUs of a private local Ray cluster (address null only)")
+
+
 class RunConfig(StrictModel):
     """One `synth generate` run."""
 
@@ -133,3 +147,4 @@ class RunConfig(StrictModel):
     )
     output: OutputConfig = Field(default_factory=OutputConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    execution: ExecutionConfig = Field(default_factory=ExecutionConfig)

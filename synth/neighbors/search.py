@@ -66,6 +66,10 @@ from typing import Literal
 import numpy as np
 import torch
 
+from synth.execution.active import active_engine
+from synth.execution.engine import Engine, Shard
+from synth.execution.progress import QUIET, track
+
 Metric = Literal["euclidean", "cityblock", "mean_abs"]
 METRICS: tuple[str, ...] = ("euclidean", "cityblock", "mean_abs")
 
@@ -82,6 +86,11 @@ _CHUNK_QUERIES = 4096
 _MAX_CHUNK_ENTRIES = 1 << 23
 # Running k-best buffers (rows x (k + tile width)) stay below this many entries.
 _MAX_CANDIDATES = 1 << 22
+# A sharded search (a distributed engine) gives each shard at least this many queries, and
+# cuts the queries into at most this many shards per worker (a dead worker's shard is small
+# to redo, and a slow worker does not hold up the rest).
+_MIN_SHARD_QUERIES = 2048
+_SHARDS_PER_WORKER = 4
 # Unit round-offs of float32 and float64.
 _U32 = 2.0**-24
 _U64 = 2.0**-53
@@ -298,10 +307,24 @@ def nearest(
         raise ValueError(f"block sizes must be at least 1, got {block_queries} and {block_reference}")
     if not (np.isfinite(q).all() and np.isfinite(r).all()):
         raise ValueError("queries and reference must be finite (encode missing values first)")
+    if n_q == 0:
+        return np.empty((n_q, k), dtype=np.float64), np.empty((n_q, k), dtype=np.int64)
+    engine = active_engine()
+    if engine.distributed and n_q >= 2 * _MIN_SHARD_QUERIES:
+        return _nearest_sharded(engine, q, r, k, metric, exclude_self, block_queries, block_reference)
+    return _nearest_here(q, r, k, metric, exclude_self, block_queries, block_reference, label="nearest-neighbour search")
+
+
+def _nearest_here(
+    q: np.ndarray, r: np.ndarray, k: int, metric: Metric, exclude_self: bool, block_queries: int,
+    block_reference: int, *, label: str | None = None, row_offset: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest` of checked float64 arrays in this process; ``row_offset``: where ``q``'s
+    rows start in ``r`` (exclude_self on a shard of the reference's rows)."""
+    n_q, n_r = q.shape[0], r.shape[0]
+    k_eff = k + (1 if exclude_self else 0)
     out_d = np.empty((n_q, k), dtype=np.float64)
     out_i = np.empty((n_q, k), dtype=np.int64)
-    if n_q == 0:
-        return out_d, out_i
 
     # Wider tiles for large k keep the merges (k + tile width per row and tile) linear in n_r.
     tile_r = min(block_reference, n_r, max(_TILE_REFERENCE, 4 * k_eff))
@@ -324,16 +347,50 @@ def nearest(
             if metric == "euclidean":
                 d, i = _recomputed(q[cs:ce], r, i)
             if exclude_self:
-                d, i = _drop_self(d, i, np.arange(cs, ce))
+                d, i = _drop_self(d, i, np.arange(cs, ce) + row_offset)
             out_d[cs:ce], out_i[cs:ce] = d, i
+            tracker.advance(ce - cs)
 
-        if threads == 1 or len(starts) == 1:
-            for cs in starts:
-                work(cs)
-        else:
-            with ThreadPoolExecutor(max_workers=min(threads, len(starts))) as pool:
-                list(pool.map(work, starts))
+        tracker = track(label, n_q, len(starts)) if label else QUIET
+        try:
+            if threads == 1 or len(starts) == 1:
+                for cs in starts:
+                    work(cs)
+            else:
+                with ThreadPoolExecutor(max_workers=min(threads, len(starts))) as pool:
+                    list(pool.map(work, starts))
+        finally:
+            tracker.close()
     return out_d, out_i
+
+
+def _search_shard(
+    shared: dict[str, np.ndarray], start: int, stop: int, k: int, metric: Metric, exclude_self: bool,
+    block_queries: int, block_reference: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One shard of a sharded search (runs on an engine's worker): queries ``start:stop``
+    against the whole reference. A query's neighbours depend only on the query and the
+    reference, so the shards' results are those of one unsharded search."""
+    r = shared["reference"]
+    q = r if exclude_self else shared["queries"]
+    return _nearest_here(q[start:stop], r, k, metric, exclude_self, block_queries, block_reference, row_offset=start)
+
+
+def _nearest_sharded(
+    engine: Engine, q: np.ndarray, r: np.ndarray, k: int, metric: Metric, exclude_self: bool,
+    block_queries: int, block_reference: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`nearest` with the queries cut into shards run by ``engine``; the reference (and
+    the queries) are shared once, each shard gets only its row range."""
+    n_q = q.shape[0]
+    n_shards = max(1, min(-(-n_q // _MIN_SHARD_QUERIES), _SHARDS_PER_WORKER * engine.workers))
+    size = -(-n_q // n_shards)
+    work = {"queries": n_q, "reference_rows": r.shape[0], "dims": r.shape[1], "k": k}
+    shards = [Shard((s, min(s + size, n_q), k, metric, exclude_self, block_queries, block_reference),
+                    rows=min(size, n_q - s), work=work) for s in range(0, n_q, size)]
+    shared = {"reference": r} if exclude_self else {"reference": r, "queries": q}
+    parts = engine.map(_search_shard, shards, shared=shared, label="nearest-neighbour search")
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def nearest_other(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,20 +76,25 @@ def newcombe_difference(k1: int, n1: int, k2: int, n2: int, level: float = 0.95)
 
 
 def bootstrap(
-    statistic: Callable[[np.ndarray], float],
-    n_items: int,
+    statistic: Callable[..., float],
+    n_items: int | Sequence[int],
     *,
     n_boot: int = 200,
     seed: int = 0,
     level: float = 0.95,
+    streams: Sequence[tuple[int | Sequence[int], Sequence[int]]] | None = None,
 ) -> Interval:
     """Percentile bootstrap interval of ``statistic(indices)`` over ``n_items`` items.
 
     ``statistic`` receives an int array of resampled row indices (with replacement) and
-    returns a float; NaN replicates (e.g. a resample with one class) are ignored.
+    returns a float (with several sizes in ``n_items``, one index array per table, each
+    resampled independently); NaN replicates (e.g. a resample with one class) are ignored. It must
+    depend on the indices only (see :func:`synth.stats.bootstrap.replicates`, which runs it,
+    sharded over a distributed engine).
     """
-    rng = np.random.default_rng(seed)
-    reps = np.array([statistic(rng.integers(0, n_items, n_items)) for _ in range(n_boot)], dtype=float)
+    from synth.stats.bootstrap import replicates  # bootstrap.py imports Interval from here
+
+    reps = replicates(statistic, n_items, n_boot=n_boot, seed=seed, streams=streams)
     return percentile_interval(reps, f"bootstrap (n={n_boot})", level)
 
 

@@ -1,0 +1,172 @@
+"""The execution engines without a cluster: sharded numerics equal unsharded ones, the
+config's ``execution`` section, progress over shards, and an unreachable Ray address.
+
+A real Ray cluster is exercised in tests/test_ray_engine.py; here an in-process engine
+that *declares* itself distributed makes the numerics take their sharded path (the same
+shard functions a Ray worker runs), which is what these tests compare with the local path.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from synth.cli.main import app
+from synth.config.load import parse_config
+from synth.errors import ConfigError
+from synth.execution import LocalEngine, use_engine
+from synth.execution.progress import BarTracker, LineTracker, use_progress
+from synth.neighbors.search import nearest, nearest_other
+from synth.stats.bootstrap import replicates
+from synth.stats.intervals import bootstrap
+
+
+class ShardingInProcess(LocalEngine):
+    """Runs shards here but says it is distributed with ``n`` workers, so callers shard."""
+
+    name = "sharding-in-process"
+
+    def __init__(self, n: int = 3) -> None:
+        super().__init__()
+        self.n = n
+
+    @property
+    def distributed(self) -> bool:
+        return True
+
+    @property
+    def workers(self) -> int:
+        return self.n
+
+
+@pytest.fixture
+def small_shards(monkeypatch):
+    monkeypatch.setattr("synth.neighbors.search._MIN_SHARD_QUERIES", 64)
+    monkeypatch.setattr("synth.stats.bootstrap._MIN_SHARDED_WORK", 0)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cityblock"])
+def test_sharded_search_equals_local(small_shards, metric):
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(1500, 6))
+    ref[700:720] = ref[:20]  # exact duplicates: distance-zero neighbours on both sides of a shard cut
+    queries = np.vstack([rng.normal(size=(900, 6)), ref[:50]])
+    local = nearest(queries, ref, 3, metric=metric)
+    local_self = nearest(ref, ref, 2, metric=metric, exclude_self=True)
+    local_other = nearest_other(ref, np.arange(0, 1500, 7), 1, metric=metric)
+    engine = ShardingInProcess(4)
+    with use_engine(engine):
+        sharded = nearest(queries, ref, 3, metric=metric)
+        sharded_self = nearest(ref, ref, 2, metric=metric, exclude_self=True)
+        sharded_other = nearest_other(ref, np.arange(0, 1500, 7), 1, metric=metric)
+    assert len({t.label for t in engine.timings}) == 1 and len(engine.timings) >= 3 * 4  # it did shard
+    np.testing.assert_array_equal(sharded[0], local[0])
+    np.testing.assert_array_equal(sharded_self[0], local_self[0])
+    np.testing.assert_array_equal(sharded_other[0], local_other[0])
+    # self is never its own neighbour, duplicates are found at distance 0 across shard cuts
+    assert not (sharded_self[1][:, 0] == np.arange(1500)).any()
+    assert (sharded_self[0][700:720, 0] == 0).all() and (sharded_self[0][:20, 0] == 0).all()
+    # brute force (independent of the blocked search): the nearest distances
+    brute = np.abs(queries[:, None, :] - ref[None]).sum(-1) if metric == "cityblock" else \
+        np.sqrt(((queries[:, None, :] - ref[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(sharded[0][:, 0], brute.min(1), rtol=1e-12, atol=1e-12)
+
+
+def test_sharded_bootstrap_replicates_equal_local(small_shards):
+    rng = np.random.default_rng(0)
+    x = rng.exponential(size=400)
+    stat = lambda idx: float(np.median(x[idx]))  # noqa: E731
+    local = replicates(stat, x.size, n_boot=37, seed=11)
+    engine = ShardingInProcess(3)
+    with use_engine(engine):
+        sharded = replicates(stat, x.size, n_boot=37, seed=11)
+        interval = bootstrap(stat, x.size, n_boot=37, seed=11)
+    assert len(engine.timings) >= 2 * 2
+    np.testing.assert_array_equal(sharded, local)
+    # the replicates are the seeded stream's resamples: the first one by hand
+    first = np.random.default_rng(11).integers(0, x.size, x.size)
+    assert sharded[0] == np.median(x[first])
+    assert interval.low <= np.median(x) <= interval.high
+
+
+def test_execution_config_is_strict():
+    base = {"data": {"source": "builtin:actg175"}}
+    cfg = parse_config({**base, "execution": {"engine": "ray", "address": "auto", "num_cpus": 4}}, "c.yaml")
+    assert (cfg.execution.engine, cfg.execution.address, cfg.execution.num_cpus) == ("ray", "auto", 4)
+    assert parse_config(base, "c.yaml").execution.engine == "local"
+    with pytest.raises(ConfigError, match="adress"):
+        parse_config({**base, "execution": {"adress": "auto"}}, "c.yaml")
+    with pytest.raises(ConfigError, match="engine"):
+        parse_config({**base, "execution": {"engine": "spark"}}, "c.yaml")
+
+
+def test_progress_lines_report_rows_per_second():
+    lines: list[str] = []
+    tracker = LineTracker(lines.append, "search", 300, 3, every=0.0)
+    for _ in range(3):
+        tracker.advance(100)
+    tracker.close()
+    assert lines and "300/300 rows" in lines[-1] and "3/3 shards" in lines[-1] and "rows/s" in lines[-1]
+    shown: list[str] = []
+    bar = BarTracker(shown.append, "search", 200, 2, restore="stage", every=0.0)
+    bar.advance(100)
+    assert "1/2 shards" in shown[-1] and "100/200 rows" in shown[-1] and "━" * 12 in shown[-1]
+    bar.close()
+    assert shown[-1] == "stage"
+
+
+def test_search_reports_progress_over_its_chunks():
+    seen: list[tuple[str, int, int]] = []
+    done: list[int] = []
+
+    class Sink:
+        def __call__(self, label, total, shards):
+            seen.append((label, total, shards))
+            return self
+
+        def advance(self, rows):
+            done.append(rows)
+
+        def close(self):
+            pass
+
+    rng = np.random.default_rng(1)
+    with use_progress(Sink()):
+        nearest(rng.normal(size=(5000, 3)), rng.normal(size=(300, 3)), 1)
+    assert seen and seen[0][0] == "nearest-neighbour search" and seen[0][1] == 5000
+    assert sum(done) == 5000
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the with block ends
+
+
+@pytest.mark.parametrize("command", ["generate", "audit"])
+def test_unreachable_ray_address_is_a_user_error_with_nothing_written(tmp_path: Path, command):
+    pytest.importorskip("ray")
+    cfg = tmp_path / "run.yaml"
+    out = tmp_path / "out"
+    cfg.write_text(yaml.safe_dump({
+        "data": {"source": "builtin:actg175", "target": "cens"},
+        "execution": {"engine": "ray", "address": f"ray://127.0.0.1:{_closed_port()}"},
+        "output": {"dir": str(out)},
+    }))
+    args = ["generate", "--config", str(cfg)] if command == "generate" else \
+        ["audit", "--real", "missing-real.csv", "--synthetic", "missing-syn.csv", "--config", str(cfg), "--out", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2, res.output
+    assert "execution.address" in res.output and "no Ray cluster answers" in res.output
+    assert "Traceback" not in res.output
+    assert not out.exists()
+
+
+def test_engine_option_is_checked():
+    res = CliRunner().invoke(app, ["generate", "--config", "examples/quickstart.yaml", "--engine", "spark"])
+    assert res.exit_code == 2 and "--engine 'spark'" in res.output
