@@ -170,3 +170,23 @@ def test_unreachable_ray_address_is_a_user_error_with_nothing_written(tmp_path: 
 def test_engine_option_is_checked():
     res = CliRunner().invoke(app, ["generate", "--config", "examples/quickstart.yaml", "--engine", "spark"])
     assert res.exit_code == 2 and "--engine 'spark'" in res.output
+
+
+def test_sharded_anonymeter_search_equals_local(monkeypatch):
+    from synth.audits.privacy.anonymeter.nearest import nearest_encoded
+
+    monkeypatch.setattr("synth.audits.privacy.anonymeter.nearest._MIN_SHARD_QUERIES", 50)
+    rng = np.random.default_rng(2)
+    # two numeric columns and two categorical codes; many ties on the categories
+    cand = np.column_stack([rng.normal(size=800), rng.normal(size=800), rng.integers(0, 3, 800), rng.integers(0, 2, 800)])
+    queries = np.vstack([cand[:100], np.column_stack([rng.normal(size=300), rng.normal(size=300),
+                                                      rng.integers(0, 3, 300), rng.integers(0, 2, 300)])])
+    codes = rng.integers(0, 4, 800)
+    local = nearest_encoded(queries, cand, 2, tie_codes=codes)
+    engine = ShardingInProcess(3)
+    with use_engine(engine):
+        sharded = nearest_encoded(queries, cand, 2, tie_codes=codes)
+    assert len(engine.timings) >= 6
+    np.testing.assert_array_equal(sharded[0], local[0])
+    assert sharded[1] == local[1]
+    assert (sharded[0][:100] == np.arange(100)).mean() > 0.9  # copies find themselves (up to equal-code ties)

@@ -63,31 +63,59 @@ def shard_everything(monkeypatch):
     return ran
 
 
+def _compare_engines(tmp_path: Path, args: list[str], ran: list[str]) -> dict[str, dict]:
+    """Run the CLI with ``args`` on each engine; assert every metric (value, interval, details)
+    is equal and that Ray ran sharded searches and bootstraps. Returns the Ray run's manifest."""
+    runs = {}
+    for engine in ("local", "ray"):
+        res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / engine), "--engine", engine])
+        assert res.exit_code in (0, 1), res.output
+        runs[engine] = _metrics(tmp_path / engine / "result.json")
+    assert {"nearest-neighbour search", "bootstrap replicates"} <= set(ran)
+    assert runs["local"].keys() == runs["ray"].keys() and len(runs["local"]) >= 8
+    differ = [n for n in runs["local"] if not _same(runs["local"][n], runs["ray"][n])]
+    assert not differ, f"metrics that differ between engines: {differ}"
+    assert not ray.is_initialized()  # the run's private cluster is gone
+    return json.loads((tmp_path / "ray" / "manifest.json").read_text())
+
+
 def test_cli_audit_on_ray_gives_the_local_result(tmp_path: Path, shard_everything):
-    """`synth generate` on the quickstart's data and settings (privacy and membership audits),
-    once with --engine local and once with --engine ray: every metric, interval and detail equal."""
+    """`synth audit --engine ray` (memorization: every DCR, copy, NNDR and NNAA number) equals
+    `--engine local`, searches and bootstraps sharded over a real two-CPU local cluster."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from population import make_population
+
+    pop = make_population(1400, seed=4)
+    pop.iloc[1000:].to_csv(tmp_path / "syn.csv", index=False)
+    pop.iloc[:700].to_csv(tmp_path / "train.csv", index=False)
+    pop.iloc[700:1000].to_csv(tmp_path / "hold.csv", index=False)
+    (tmp_path / "syn.csv").write_text((tmp_path / "syn.csv").read_text() + "\n".join(
+        pop.iloc[:20].to_csv(index=False, header=False).splitlines()) + "\n")  # 20 copies: a partial leak
+    cfg = tmp_path / "audit.yaml"
+    cfg.write_text(yaml.safe_dump({"data": {"source": "unused", "target": "outcome"}, "audit": {"audits": ["memorization"]},
+                                   "gates": ["privacy.dcr_share.upper_ci <= 0.6"], "execution": {"num_cpus": 2}}))
+    manifest = _compare_engines(tmp_path, ["audit", "--real", str(tmp_path / "train.csv"), "--synthetic",
+                                           str(tmp_path / "syn.csv"), "--holdout", str(tmp_path / "hold.csv"),
+                                           "--config", str(cfg)], shard_everything)
+    assert manifest["execution"]["engine"] == "ray" and manifest["execution"]["workers"] == 2
+    assert [a["audit"] for a in manifest["audits"]] == ["memorization"]
+    assert all(a["seconds"] > 0 and a["peak_rss_mib"] > 0 for a in manifest["audits"])
+    copies = _metrics(tmp_path / "ray" / "result.json")["privacy.exact_copy_rate"]
+    assert copies["value"] > 0  # the planted copies are found on Ray too
+
+
+@pytest.mark.slow
+def test_quickstart_on_ray_gives_the_local_result(tmp_path: Path, shard_everything):
+    """The quickstart, every audit, `synth generate --engine ray` against `--engine local`."""
     cfg = yaml.safe_load((ROOT / "examples/quickstart.yaml").read_text())
-    cfg["audit"] = {"audits": ["memorization", "membership"], "params": {"membership": {"n_shadows": 2}}}
-    cfg["gates"] = ["privacy.dcr_share.upper_ci <= 0.6", "membership.auc.upper_ci <= 0.6"]
     cfg["execution"] = {"num_cpus": 2}
     cfg["output"] = {"dir": "unused", "formats": ["csv"], "report": False}
     path = tmp_path / "qs.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    runs = {}
-    for engine in ("local", "ray"):
-        res = CliRunner().invoke(app, ["generate", "--config", str(path), "--out", str(tmp_path / engine),
-                                       "--engine", engine])
-        assert res.exit_code in (0, 1), res.output
-        runs[engine] = _metrics(tmp_path / engine / "result.json")
-    assert {"nearest-neighbour search", "bootstrap replicates"} <= set(shard_everything)
-    assert runs["local"].keys() == runs["ray"].keys() and len(runs["local"]) >= 10
-    differ = [n for n in runs["local"] if not _same(runs["local"][n], runs["ray"][n])]
-    assert not differ, f"metrics that differ between engines: {differ}"
-    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
-    assert manifest["execution"]["engine"] == "ray" and manifest["execution"]["workers"] == 2
-    assert [a["audit"] for a in manifest["audits"]] == ["memorization", "membership"]
-    assert all(a["seconds"] > 0 and a["peak_rss_mib"] > 0 for a in manifest["audits"])
-    assert not ray.is_initialized()  # the run's private cluster is gone
+    manifest = _compare_engines(tmp_path, ["generate", "--config", str(path)], shard_everything)
+    assert len(manifest["audits"]) >= 8
 
 
 def _shard_workers() -> list[int]:
@@ -104,6 +132,7 @@ def _shard_workers() -> list[int]:
     return pids
 
 
+@pytest.mark.slow
 def test_killed_worker_is_retried_with_the_same_result(monkeypatch):
     monkeypatch.setattr("synth.neighbors.search._MIN_SHARD_QUERIES", 256)
     rng = np.random.default_rng(5)

@@ -70,6 +70,8 @@ from numba.misc.quicksort import SMALL_QUICKSORT
 from scipy.spatial import cKDTree
 
 from synth.errors import DataError
+from synth.execution.active import active_engine
+from synth.execution.engine import Engine, Shard
 
 Backend = Literal["auto", "index", "numba", "torch"]
 
@@ -93,6 +95,8 @@ _PARALLEL_MIN_WORK = 4_000_000
 
 # Candidates per chunk of the CPU kernels: a distance buffer (4 KiB) that stays in L1 cache.
 _CHUNK = 512
+# On a distributed engine (synth.execution), queries go out in shards of at least this many.
+_MIN_SHARD_QUERIES = 256
 # Elements of one (queries x candidates) float64 block of the torch backend.
 _CPU_BLOCK_ELEMENTS = 1 << 22
 _CUDA_BLOCK_ELEMENTS = 1 << 27
@@ -244,6 +248,9 @@ def nearest_encoded(
     if codes.shape != (c_arr.shape[0],):
         raise ValueError(f"tie_codes needs one code per candidate row ({c_arr.shape[0]}), not shape {codes.shape}")
     dev = torch.device(device)
+    engine = active_engine()
+    if engine.distributed and dev.type == "cpu" and q_arr.shape[0] >= 2 * _MIN_SHARD_QUERIES:
+        return _sharded(engine, q_arr, c_arr, n_num, codes if use_codes else None, backend, block_elements)
     path = "torch" if backend == "auto" and dev.type == "cuda" else backend
     levels: list[np.ndarray] = []
     if path in ("auto", "index"):
@@ -267,6 +274,28 @@ def nearest_encoded(
             if todo.size:
                 best[todo] = _resolve(uq[todo], c_arr, n_num)
     return best[q_inverse], int(amb[q_inverse].sum())
+
+
+def _shard(shared: dict[str, np.ndarray], q_arr: np.ndarray, n_num: int, use_codes: bool, backend: Backend,
+           block_elements: int | None) -> tuple[np.ndarray, int]:
+    """One shard of queries against all candidates (on an engine's worker, one thread)."""
+    return nearest_encoded(q_arr, shared["candidates"], n_num, tie_codes=shared["codes"] if use_codes else None,
+                           backend=backend, n_jobs=1, block_elements=block_elements)
+
+
+def _sharded(engine: Engine, q_arr: np.ndarray, c_arr: np.ndarray, n_num: int, codes: np.ndarray | None,
+             backend: Backend, block_elements: int | None) -> tuple[np.ndarray, int]:
+    """:func:`nearest_encoded` with the queries cut into shards run by ``engine``: each query's
+    answer depends on it and the candidates only, so the shards' answers are the unsharded ones."""
+    n_q = q_arr.shape[0]
+    n_shards = max(1, min(n_q // _MIN_SHARD_QUERIES, 4 * engine.workers))
+    size = -(-n_q // n_shards)
+    shards = [Shard((q_arr[s : s + size], n_num, codes is not None, backend, block_elements), rows=min(size, n_q - s),
+                    work={"queries": n_q, "reference_rows": c_arr.shape[0], "dims": c_arr.shape[1]})
+              for s in range(0, n_q, size)]
+    shared = {"candidates": c_arr, "codes": codes if codes is not None else np.zeros(0, dtype=np.int64)}
+    parts = engine.map(_shard, shards, shared=shared, label="anonymeter nearest-neighbour search")
+    return np.concatenate([p[0] for p in parts]), int(sum(p[1] for p in parts))
 
 
 def index_dims(c_arr: np.ndarray, q_arr: np.ndarray, n_num: int) -> int:
