@@ -112,6 +112,11 @@ class DetectionAudit(Audit):
                 "ones; the holdout curve shows the same test between two real samples.",
             )
         )
+        if n_side < max(len(inputs.train), len(inputs.synthetic)):
+            section.notes.append(
+                f"Computed on random subsets of {n_side} training and {n_side} synthetic rows (max_rows_per_side; "
+                f"of {len(inputs.train)} and {len(inputs.synthetic)}); the interval is that of these rows."
+            )
         if main.ci.high < 0.5:
             section.notes.append(
                 "The AUC is clearly below 0.5: the classifier does worse than chance, which happens when synthetic "

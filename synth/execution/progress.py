@@ -74,12 +74,16 @@ class LineTracker:
         return (f"{self._label}: {self._done}/{self._total} rows, {self._shards_done}/{self._shards} shards, "
                 f"{self._done / secs:,.0f} rows/s")
 
+    def _due(self, now: float) -> bool:
+        """Whether to write a line now (not the last one: close() writes that)."""
+        return now - self._last >= self._every and self._done < self._total
+
     def advance(self, rows: int) -> None:
         with self._lock:
             self._done += rows
             self._shards_done += 1
             now = time.perf_counter()
-            if now - self._last >= self._every and self._done < self._total:
+            if self._due(now):
                 self._last = now
                 self._write(self._line())
 
@@ -106,14 +110,8 @@ class BarTracker(LineTracker):
         return (f"{self._label} {bar} {self._shards_done}/{self._shards} shards, "
                 f"{self._done:,}/{self._total:,} rows, {self._done / secs:,.0f} rows/s")
 
-    def advance(self, rows: int) -> None:
-        with self._lock:
-            self._done += rows
-            self._shards_done += 1
-            now = time.perf_counter()
-            if now - self._last >= self._every:
-                self._last = now
-                self._write(self._line())
+    def _due(self, now: float) -> bool:
+        return now - self._last >= self._every
 
     def close(self) -> None:
         if self._restore:
