@@ -190,3 +190,11 @@ def test_sharded_anonymeter_search_equals_local(monkeypatch):
     np.testing.assert_array_equal(sharded[0], local[0])
     assert sharded[1] == local[1]
     assert (sharded[0][:100] == np.arange(100)).mean() > 0.9  # copies find themselves (up to equal-code ties)
+
+
+def test_num_cpus_with_a_cluster_address_is_a_config_error():
+    pytest.importorskip("ray")
+    from synth.execution import open_engine
+
+    with pytest.raises(ConfigError, match="execution.num_cpus"):
+        open_engine("ray", "auto", 4)

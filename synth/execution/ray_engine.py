@@ -87,6 +87,11 @@ class RayEngine(Engine):
                 "execution.engine: 'ray' needs Ray, which is not installed. Install it with "
                 "`pip install 'synth[ray]'`, or use `engine: local`."
             ) from None
+        if address is not None and num_cpus is not None:
+            raise ConfigError(
+                f"execution.num_cpus: {num_cpus} CPUs can only be given to a private local cluster (address: null); "
+                f"the cluster at '{address}' has the CPUs its nodes were started with. Drop num_cpus."
+            )
         if address not in (None, "auto"):
             check_reachable(address)
         super().__init__()

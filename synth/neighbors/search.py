@@ -50,6 +50,12 @@ passes; the tile test allows ``2 * 2 gamma_{d+1} (|q|_1 + max |r|_1)`` for their
 when exact duplicates crowd it out, the last of the ``k + 1``, which then is at distance
 zero like the rest), so the distances are those of the nearest *other* rows.
 
+**Shards.** On a distributed engine (:mod:`synth.execution`, e.g. Ray) the queries are cut
+into row ranges, the reference goes to the workers once (the engine's object store), and
+each worker runs the search above on its range. Nothing a query's neighbours depend on
+changes with the range it is in (the reference's shuffle and tiles, the screen's bound,
+the float64 re-check), so the sharded search returns the unsharded one's distances.
+
 Ties: among reference rows at the same distance any one may be returned (the distances
 are the same). Tiles hold the reference rows in a fixed pseudo-random order, so a table
 sorted along some column does not bunch its nearest rows into few tiles; results are

@@ -51,6 +51,8 @@ from synth.audits.privacy.anonymeter.determinism import anonymeter_deterministic
 from synth.audits.privacy.anonymeter.frames import AnonymeterFrames, prepare_frames
 from synth.audits.privacy.anonymeter.inference import inference_risk
 from synth.errors import ConfigError, did_you_mean
+from synth.execution.active import active_engine
+from synth.execution.engine import Shard
 
 _ENGINES = ("synth", "anonymeter")
 _CI_METHOD = "anonymeter (Wilson success rates, propagated residual error)"
@@ -226,7 +228,20 @@ class AnonymeterAudit(Audit):
         metrics: list[Metric] = []
         outcomes: list[_Outcome] = []
 
-        singling = _singling_out(frames, n_attacks, p, seed, level)
+        link_cols, link_note = _linkability_columns(frames, inputs, p)
+        plans, plan_notes = _inference_plans(frames, inputs, p)
+        # The attacks are independent: the engine may run them side by side (Ray: one task each,
+        # the frames shared once); each is seeded on its own, so where it runs changes nothing.
+        engine = active_engine()
+        task_jobs = 1 if engine.distributed else n_jobs
+        jobs = [Shard(("singling_out", n_attacks, p, seed, level))]
+        if link_cols is not None:
+            jobs.append(Shard(("linkability", link_cols, n_attacks, seed, task_jobs, level)))
+        jobs += [Shard(("inference", secret, aux, n_attacks, _secret_seed(seed, k), p["engine"], task_jobs, level))
+                 for k, (secret, aux) in enumerate(plans)]
+        done = engine.map(_attack, jobs, shared={"frames": frames}, label="anonymeter attacks")
+
+        singling = done[0]
         outcomes += singling
         n_rows = singling[0].extra["n_rows_compared"]
         notes.append(
@@ -240,20 +255,15 @@ class AnonymeterAudit(Audit):
             {"mode": worst.extra["mode"], "univariate": singling[0].details(), "multivariate": singling[1].details()},
         ))
 
-        link_cols, link_note = _linkability_columns(frames, inputs, p)
         if link_note:
             notes.append(link_note)
         if link_cols is not None:
-            link = _linkability(frames, link_cols, n_attacks, seed, n_jobs, level)
+            link = done[1]
             outcomes.append(link)
             metrics.append(_metric("privacy.linkability_risk", link, LINKABILITY_THREAT, level, link.details()))
 
-        plans, plan_notes = _inference_plans(frames, inputs, p)
         notes += plan_notes
-        inference = [
-            _inference(frames, secret, aux, n_attacks, _secret_seed(seed, k), p["engine"], n_jobs, level)
-            for k, (secret, aux) in enumerate(plans)
-        ]
+        inference = done[1 + (link_cols is not None):]
         outcomes += inference
         if inference:
             worst_inf = max(inference, key=lambda o: o.risk.value)
@@ -288,6 +298,12 @@ class AnonymeterAudit(Audit):
 
 
 # -- the three attacks ------------------------------------------------------------------
+
+
+def _attack(shared: dict[str, Any], kind: str, *args: Any) -> Any:
+    """One attack on ``shared["frames"]`` (an engine's shard): ``kind`` names it, ``args`` are its own."""
+    run = {"singling_out": _singling_out, "linkability": _linkability, "inference": _inference}[kind]
+    return run(shared["frames"], *args)
 
 
 def _singling_out(frames: AnonymeterFrames, n_attacks: int, p: dict[str, Any], seed: int, level: float) -> list[_Outcome]:
