@@ -37,12 +37,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from synth.audits.base import ThreatModel
+from synth.execution.active import active_engine
+from synth.execution.engine import Shard
 from synth.neighbors.encoding import MixedEncoder
 from synth.neighbors.search import nearest
 from synth.schema import Schema
@@ -152,6 +154,14 @@ def shadow_features(
     return target_features(target_rows, owner, n_targets, encoder.transform(output[encoder.columns]))
 
 
+def _shadow_shard(shared: dict[str, Any], inside: np.ndarray, seed: int) -> np.ndarray:
+    """:func:`shadow_features` of one shadow as an engine shard (the inputs all shadows
+    share come in ``shared``, sent once)."""
+    return shadow_features(shared["generator_factory"], shared["schema"], shared["encoder"], shared["target_frame"],
+                           shared["target_rows"], shared["owner"], shared["n_targets"], inside,
+                           shared["sample_rows"], seed)
+
+
 def run_shadow_attack(
     *,
     generator_factory: Callable[[], Generator],
@@ -182,13 +192,14 @@ def run_shadow_attack(
     target_rows = encoder.transform(target_frame)
     owner = np.asarray(target_owner)
     design = balanced_design(n_shadows, n_targets, rng)
-    # One shadow per call, each with its own seed: the loop can be sharded as it stands.
-    features = np.stack([
-        shadow_features(generator_factory, schema, encoder, target_frame, target_rows, owner, n_targets,
-                        design[s], sample_rows, seed + 1000 + s)
-        for s in range(n_shadows)
-    ])
     sizes = [int(design[s][owner].sum()) for s in range(n_shadows)]
+    # One shadow per shard, each with its own seed (Ray: one task each, the shared inputs
+    # sent once); the engine returns the shards' results in order.
+    shards = [Shard((design[s], seed + 1000 + s), rows=sizes[s]) for s in range(n_shadows)]
+    shared = {"generator_factory": generator_factory, "schema": schema, "encoder": encoder,
+              "target_frame": target_frame, "target_rows": target_rows, "owner": owner, "n_targets": n_targets,
+              "sample_rows": sample_rows}
+    features = np.stack(active_engine().map(_shadow_shard, shards, shared=shared, label="shadow models"))
 
     released = synthetic
     if synthetic.shape[0] > sample_rows:
