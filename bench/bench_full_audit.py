@@ -43,10 +43,17 @@ sys.path.insert(0, str(ROOT / "tests"))
 NIH_ROWS = 112_120
 
 
+_PEAK = [0.0]
+
+
 def _peak_rss_mib() -> float:
-    """Peak resident set size of this process over its whole life, MiB (ru_maxrss: never reset,
-    unlike VmHWM, which the audit runner resets to measure each audit's own peak)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident set size of this process so far, MiB: the largest of the audits' own peaks
+    (the runner resets the kernel's high-water mark before each audit, ru_maxrss with it) and
+    the current one."""
+    from synth.execution.resources import peak_rss_mib
+
+    _PEAK[0] = max(_PEAK[0], peak_rss_mib())
+    return _PEAK[0]
 
 
 def _cpu_seconds() -> float:
@@ -135,11 +142,12 @@ def main() -> None:
     from synth.execution import open_engine, use_engine
 
     engine = open_engine(args.engine, None, args.num_cpus)
-    print(f"engine: {engine.describe()}")
+    print(f"engine: {engine.describe()}; peak RSS after preparing the data: {_peak_rss_mib():.0f} MiB")
     print(f"{'audit':<20} {'seconds':>9} {'CPU s':>8} {'audit peak MiB':>15} {'process peak MiB':>17} "
           f"{'load 1/5/15':>14}  status", flush=True)
 
     def report(section, cpu: float) -> None:
+        _PEAK[0] = max(_PEAK[0], section.peak_rss_mib or 0.0)
         status = section.error or (f"skipped: {section.skipped}" if section.skipped else
                                    f"{len(section.metrics)} metrics")
         own = f"{section.peak_rss_mib:.0f}" if section.peak_rss_mib is not None else "n/a"
