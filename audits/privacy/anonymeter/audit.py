@@ -234,11 +234,11 @@ class AnonymeterAudit(Audit):
         # the frames shared once); each is seeded on its own, so where it runs changes nothing.
         engine = active_engine()
         task_jobs = 1 if engine.distributed else n_jobs
-        jobs = [Shard(("singling_out", n_attacks, p, seed, level))]
+        jobs = [Shard(("singling_out", n_attacks, p, seed, level), rows=2 * n_attacks)]
         if link_cols is not None:
-            jobs.append(Shard(("linkability", link_cols, n_attacks, seed, task_jobs, level)))
-        jobs += [Shard(("inference", secret, aux, n_attacks, _secret_seed(seed, k), p["engine"], task_jobs, level))
-                 for k, (secret, aux) in enumerate(plans)]
+            jobs.append(Shard(("linkability", link_cols, n_attacks, seed, task_jobs, level), rows=n_attacks))
+        jobs += [Shard(("inference", secret, aux, n_attacks, _secret_seed(seed, k), p["engine"], task_jobs, level),
+                       rows=n_attacks) for k, (secret, aux) in enumerate(plans)]
         done = engine.map(_attack, jobs, shared={"frames": frames}, label="anonymeter attacks")
 
         singling = done[0]
