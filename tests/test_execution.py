@@ -21,6 +21,7 @@ from synth.config.load import parse_config
 from synth.errors import ConfigError
 from synth.execution import LocalEngine, use_engine
 from synth.execution.progress import BarTracker, LineTracker, use_progress
+from synth.generators.base import Generator
 from synth.neighbors.search import nearest, nearest_other
 from synth.stats.bootstrap import replicates
 from synth.stats.intervals import bootstrap
@@ -198,3 +199,89 @@ def test_num_cpus_with_a_cluster_address_is_a_config_error():
 
     with pytest.raises(ConfigError, match="execution.num_cpus"):
         open_engine("ray", "auto", 4)
+
+
+def test_replicates_from_separate_streams_are_each_generators_draws(small_shards):
+    """``streams``: each table from its own generator, in turn; the hand-written loop with
+    one generator per table (the form the DCR statistics were written in) is the answer."""
+    rng = np.random.default_rng(5)
+    a, b, c = rng.exponential(size=300), rng.normal(size=200), rng.normal(size=150)
+    stat = lambda ia, ib, ic: float(np.median(a[ia]) + b[ib].mean() - c[ic].mean())  # noqa: E731
+    streams = ((4, (a.size,)), ([4, 2], (b.size, c.size)))
+    g1, g2 = np.random.default_rng(4), np.random.default_rng([4, 2])
+    by_hand = []
+    for _ in range(23):
+        ia = g1.integers(0, a.size, a.size)
+        ib, ic = g2.integers(0, b.size, b.size), g2.integers(0, c.size, c.size)
+        by_hand.append(stat(ia, ib, ic))
+    local = replicates(stat, (a.size, b.size, c.size), n_boot=23, streams=streams)
+    with use_engine(ShardingInProcess(3)):
+        sharded = replicates(stat, (a.size, b.size, c.size), n_boot=23, streams=streams)
+    np.testing.assert_array_equal(local, by_hand)
+    np.testing.assert_array_equal(sharded, by_hand)
+
+
+def test_dcr_bootstraps_sharded_equal_local(small_shards):
+    """The DCR baseline ratio and the NNAA privacy loss keep their numbers when their
+    bootstrap replicates are sharded."""
+    from synth.audits.privacy.dcr import AdversarialAccuracy, dcr_baseline_ratio, nnaa_privacy_loss
+
+    rng = np.random.default_rng(8)
+    d_s, d_h = rng.exponential(size=400), rng.exponential(size=300)
+    aa_t = AdversarialAccuracy(real_term=(rng.random(300) < 0.5) * 1.0, synthetic_term=(rng.random(400) < 0.5) * 1.0)
+    aa_h = AdversarialAccuracy(real_term=(rng.random(200) < 0.6) * 1.0, synthetic_term=(rng.random(400) < 0.6) * 1.0)
+    local = (dcr_baseline_ratio(d_s, d_h, n_boot=50, seed=3), nnaa_privacy_loss(aa_t, aa_h, n_boot=50, seed=3))
+    engine = ShardingInProcess(3)
+    with use_engine(engine):
+        sharded = (dcr_baseline_ratio(d_s, d_h, n_boot=50, seed=3), nnaa_privacy_loss(aa_t, aa_h, n_boot=50, seed=3))
+    assert {t.label for t in engine.timings} == {"bootstrap replicates"} and len(engine.timings) >= 8
+    assert sharded == local
+    # the ratio's interval is over independent resamples of both sides: the point is inside
+    assert local[0][1].low <= local[0][0] <= local[0][1].high
+
+
+class _ResampleGenerator(Generator):
+    """Test fake for the shadow attack: samples its training rows with replacement."""
+
+    name = "test_resample"
+
+    def fit(self, data, schema):
+        self._rows = data.reset_index(drop=True)
+        return self
+
+    def sample(self, n, conditions=None, seed=None):
+        return self._rows.iloc[np.random.default_rng(seed).integers(0, len(self._rows), n)].reset_index(drop=True)
+
+    def save(self, path):
+        raise NotImplementedError("test fake")
+
+    @classmethod
+    def load(cls, path, *, trusted=False):
+        raise NotImplementedError("test fake")
+
+
+def test_shadow_models_run_as_shards_with_each_shadows_features(schema, population):
+    """Each shadow generator is one engine shard, and the attack's scores are those of
+    :func:`shadow_features` called shadow by shadow (the unsharded loop, written out here)."""
+    from synth.audits.membership import shadow_attack
+    from synth.neighbors.encoding import MixedEncoder
+
+    columns = schema.modelled().names
+    frame = population[columns].iloc[:120].reset_index(drop=True)
+    encoder = MixedEncoder(schema, columns).fit(frame)
+    owner, n_targets, n_shadows, seed = np.arange(120) // 2, 60, 4, 5
+    synthetic = encoder.transform(population[columns].iloc[200:400])
+    kw = dict(generator_factory=_ResampleGenerator, schema=schema, encoder=encoder, target_frame=frame,
+              target_owner=owner, n_targets=n_targets, synthetic=synthetic, n_shadows=n_shadows, sample_rows=150, seed=seed)
+    engine = ShardingInProcess(2)
+    with use_engine(engine):
+        outcome = shadow_attack.run_shadow_attack(**kw)
+    assert [t.label for t in engine.timings].count("shadow models") == n_shadows
+    design = shadow_attack.balanced_design(n_shadows, n_targets, np.random.default_rng([seed, 0x5AD0]))
+    rows = encoder.transform(frame)
+    by_hand = np.stack([shadow_attack.shadow_features(_ResampleGenerator, schema, encoder, frame, rows, owner, n_targets,
+                                                      design[s], 150, seed + 1000 + s) for s in range(n_shadows)])
+    cv = [shadow_attack.likelihood_ratio(by_hand[np.arange(n_shadows) != s], design[np.arange(n_shadows) != s], by_hand[s])
+          for s in range(n_shadows)]
+    np.testing.assert_array_equal(outcome.cv_scores, np.concatenate(cv))
+    np.testing.assert_array_equal(outcome.cv_labels, design.reshape(-1).astype(int))
