@@ -48,6 +48,7 @@ class ShardingInProcess(LocalEngine):
 @pytest.fixture
 def small_shards(monkeypatch):
     monkeypatch.setattr("synth.neighbors.search._MIN_SHARD_QUERIES", 64)
+    monkeypatch.setattr("synth.neighbors.search._CHUNK_QUERIES", 64)
     monkeypatch.setattr("synth.stats.bootstrap._MIN_SHARDED_WORK", 0)
 
 
@@ -66,9 +67,9 @@ def test_sharded_search_equals_local(small_shards, metric):
         sharded_self = nearest(ref, ref, 2, metric=metric, exclude_self=True)
         sharded_other = nearest_other(ref, np.arange(0, 1500, 7), 1, metric=metric)
     assert len({t.label for t in engine.timings}) == 1 and len(engine.timings) >= 3 * 4  # it did shard
-    np.testing.assert_array_equal(sharded[0], local[0])
-    np.testing.assert_array_equal(sharded_self[0], local_self[0])
-    np.testing.assert_array_equal(sharded_other[0], local_other[0])
+    for got, want in ((sharded, local), (sharded_self, local_self), (sharded_other, local_other)):
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])  # the same row, also among equidistant ones
     # self is never its own neighbour, duplicates are found at distance 0 across shard cuts
     assert not (sharded_self[1][:, 0] == np.arange(1500)).any()
     assert (sharded_self[0][700:720, 0] == 0).all() and (sharded_self[0][:20, 0] == 0).all()
@@ -76,6 +77,21 @@ def test_sharded_search_equals_local(small_shards, metric):
     brute = np.abs(queries[:, None, :] - ref[None]).sum(-1) if metric == "cityblock" else \
         np.sqrt(((queries[:, None, :] - ref[None]) ** 2).sum(-1))
     np.testing.assert_allclose(sharded[0][:, 0], brute.min(1), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cityblock"])
+def test_sharded_search_picks_the_local_row_among_ties(small_shards, metric):
+    """Coded categories: most queries have several reference rows at their nearest distance;
+    which one is returned (the DCR share gives the synthetic row to that row's person) is
+    the one the local search returns."""
+    rng = np.random.default_rng(3)
+    ref = rng.integers(0, 3, size=(3000, 4)) * 0.7
+    queries = rng.integers(0, 3, size=(2500, 4)) * 0.7
+    local = nearest(queries, ref, 2, metric=metric)
+    with use_engine(ShardingInProcess(4)):
+        sharded = nearest(queries, ref, 2, metric=metric)
+    np.testing.assert_array_equal(sharded[0], local[0])
+    np.testing.assert_array_equal(sharded[1], local[1])
 
 
 def test_sharded_bootstrap_replicates_equal_local(small_shards):

@@ -50,6 +50,7 @@ def _same(a, b) -> bool:
 def shard_everything(monkeypatch):
     """Shard even the quickstart's small searches and bootstraps, and count what Ray ran."""
     monkeypatch.setattr("synth.neighbors.search._MIN_SHARD_QUERIES", 128)
+    monkeypatch.setattr("synth.neighbors.search._CHUNK_QUERIES", 128)
     monkeypatch.setattr("synth.stats.bootstrap._MIN_SHARDED_WORK", 0)
     ran: list[str] = []
     original = RayEngine.map
@@ -135,6 +136,7 @@ def _shard_workers() -> list[int]:
 @pytest.mark.slow
 def test_killed_worker_is_retried_with_the_same_result(monkeypatch):
     monkeypatch.setattr("synth.neighbors.search._MIN_SHARD_QUERIES", 256)
+    monkeypatch.setattr("synth.neighbors.search._CHUNK_QUERIES", 256)
     rng = np.random.default_rng(5)
     ref = rng.normal(size=(20_000, 8))
     queries = rng.normal(size=(6_000, 8))

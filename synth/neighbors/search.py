@@ -54,7 +54,10 @@ zero like the rest), so the distances are those of the nearest *other* rows.
 into row ranges, the reference goes to the workers once (the engine's object store), and
 each worker runs the search above on its range. Nothing a query's neighbours depend on
 changes with the range it is in (the reference's shuffle and tiles, the screen's bound,
-the float64 re-check), so the sharded search returns the unsharded one's distances.
+the float64 re-check), so the sharded search returns the unsharded one's distances. The
+ranges are whole chunks of the unsharded search, so the worker multiplies the same blocks
+of queries and also picks the same row among equidistant ones (the DCR share and the
+per-person statistics credit that row's person): indices equal the local engine's too.
 
 Ties: among reference rows at the same distance any one may be returned (the distances
 are the same). Tiles hold the reference rows in a fixed pseudo-random order, so a table
@@ -321,27 +324,35 @@ def nearest(
     return _nearest_here(q, r, k, metric, exclude_self, block_queries, block_reference, label="nearest-neighbour search")
 
 
+def _tiling(n_q: int, n_r: int, k_eff: int, block_reference: int, threads: int) -> tuple[int, int, int]:
+    """``(tile_r, chunk, size)``: reference tile width, the most queries a chunk may hold, and
+    the chunk size used (chunks of near-equal size, their count a multiple of ``threads``)."""
+    # Wider tiles for large k keep the merges (k + tile width per row and tile) linear in n_r.
+    tile_r = min(block_reference, n_r, max(_TILE_REFERENCE, 4 * k_eff))
+    n_tiles = -(-n_r // tile_r)
+    chunk = max(1, min(_CHUNK_QUERIES, _MAX_CHUNK_ENTRIES // n_tiles, _MAX_CANDIDATES // (k_eff + tile_r)))
+    n_chunks = -(-n_q // chunk)
+    n_chunks = -(-n_chunks // threads) * threads
+    return tile_r, chunk, -(-n_q // n_chunks)
+
+
 def _nearest_here(
     q: np.ndarray, r: np.ndarray, k: int, metric: Metric, exclude_self: bool, block_queries: int,
-    block_reference: int, *, label: str | None = None, row_offset: int = 0,
+    block_reference: int, *, label: str | None = None, row_offset: int = 0, chunk_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`nearest` of checked float64 arrays in this process; ``row_offset``: where ``q``'s
-    rows start in ``r`` (exclude_self on a shard of the reference's rows)."""
+    rows start in ``r`` (exclude_self on a shard of the reference's rows); ``chunk_size``:
+    queries per chunk (a shard uses the unsharded search's chunks, see :func:`_nearest_sharded`)."""
     n_q, n_r = q.shape[0], r.shape[0]
     k_eff = k + (1 if exclude_self else 0)
     out_d = np.empty((n_q, k), dtype=np.float64)
     out_i = np.empty((n_q, k), dtype=np.int64)
 
-    # Wider tiles for large k keep the merges (k + tile width per row and tile) linear in n_r.
-    tile_r = min(block_reference, n_r, max(_TILE_REFERENCE, 4 * k_eff))
-    n_tiles = -(-n_r // tile_r)
-    chunk = max(1, min(_CHUNK_QUERIES, _MAX_CHUNK_ENTRIES // n_tiles, _MAX_CANDIDATES // (k_eff + tile_r)))
     with torch.no_grad(), _single_threaded_torch() as threads:
+        tile_r, chunk, size = _tiling(n_q, n_r, k_eff, block_reference, threads)
+        if chunk_size is not None:
+            chunk = size = chunk_size
         search = _Search(q, r, k_eff, metric, min(block_queries, chunk), tile_r)
-        # Balance the threads: chunks of near-equal size, a multiple of the thread count.
-        n_chunks = -(-n_q // chunk)
-        n_chunks = -(-n_chunks // threads) * threads
-        size = -(-n_q // n_chunks)
         starts = list(range(0, n_q, size))
 
         def work(cs: int) -> None:
@@ -372,14 +383,14 @@ def _nearest_here(
 
 def _search_shard(
     shared: dict[str, np.ndarray], start: int, stop: int, k: int, metric: Metric, exclude_self: bool,
-    block_queries: int, block_reference: int,
+    block_queries: int, block_reference: int, chunk_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One shard of a sharded search (runs on an engine's worker): queries ``start:stop``
-    against the whole reference. A query's neighbours depend only on the query and the
-    reference, so the shards' results are those of one unsharded search."""
+    (whole chunks of the unsharded search) against the whole reference."""
     r = shared["reference"]
     q = r if exclude_self else shared["queries"]
-    return _nearest_here(q[start:stop], r, k, metric, exclude_self, block_queries, block_reference, row_offset=start)
+    return _nearest_here(q[start:stop], r, k, metric, exclude_self, block_queries, block_reference, row_offset=start,
+                         chunk_size=chunk_size)
 
 
 def _nearest_sharded(
@@ -389,10 +400,14 @@ def _nearest_sharded(
     """:func:`nearest` with the queries cut into shards run by ``engine``; the reference (and
     the queries) are shared once, each shard gets only its row range."""
     n_q = q.shape[0]
+    # Shards hold whole chunks of the unsharded search here: equidistant reference rows are
+    # ranked by float sums whose rounding can depend on which queries share a matrix product,
+    # so the same chunks pick the same one of them (and every index equals the local one's).
+    _, _, chunk = _tiling(n_q, r.shape[0], k + (1 if exclude_self else 0), block_reference, max(1, torch.get_num_threads()))
     n_shards = max(1, min(-(-n_q // _MIN_SHARD_QUERIES), _SHARDS_PER_WORKER * engine.workers))
-    size = -(-n_q // n_shards)
+    size = -(-(-(-n_q // n_shards)) // chunk) * chunk
     work = {"queries": n_q, "reference_rows": r.shape[0], "dims": r.shape[1], "k": k}
-    shards = [Shard((s, min(s + size, n_q), k, metric, exclude_self, block_queries, block_reference),
+    shards = [Shard((s, min(s + size, n_q), k, metric, exclude_self, block_queries, block_reference, chunk),
                     rows=min(size, n_q - s), work=work) for s in range(0, n_q, size)]
     shared = {"reference": r} if exclude_self else {"reference": r, "queries": q}
     parts = engine.map(_search_shard, shards, shared=shared, label="nearest-neighbour search")
