@@ -120,7 +120,7 @@ def public_column(spec: ColumnSpec, values: pd.Series | None, k: int) -> dict[st
     if spec.is_discrete:
         counts = _level_counts(values)
         levels = [c for c in (spec.categories or ()) if nameable(counts.get(_key(c), 0), k)]
-        out["categories"] = levels
+        out["categories"] = [_json_level(c) for c in levels]
         out["rare_levels"] = sum(1 for c, n in counts.items() if not nameable(n, k))
     elif spec.is_numeric:
         out["range"] = coarse_range(values, spec.kind, k)
@@ -142,6 +142,18 @@ def _key(value: Any) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
     return str(value.item() if isinstance(value, np.generic) else value)
+
+
+def _json_level(value: Any) -> Any:
+    """A level as plain JSON: booleans, numbers and text as they are, anything else (a
+    timestamp or date among labels) as its text, since result.json must stay plain JSON."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(float(value)):
+        return float(value)
+    return value if isinstance(value, str) else _key(value)
 
 
 def _level_counts(values: pd.Series) -> dict[str, int]:
