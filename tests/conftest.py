@@ -15,6 +15,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import pytest
+from hypothesis import settings
+
+# The default test set replays the same fuzz examples on every run (a test run's verdict must
+# not depend on chance); explore new ones with `pytest --hypothesis-profile=explore tests/test_fuzz.py`.
+settings.register_profile("default", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("default")
 
 sys.path.insert(0, str(Path(__file__).parent))
 
