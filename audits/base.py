@@ -1,7 +1,9 @@
 """The audit contract: inputs, metrics with intervals and threat models, figures.
 
 An audit plugin is a class with ``name``, ``family``, ``title``, ``provides`` (the
-headline metric names gates may refer to) and ``run(inputs) -> AuditSection``.
+headline metric names gates may refer to), ``data_kinds`` (the kinds of data it applies
+to: tables by default, see ``DataKind``) and ``run(inputs) -> AuditSection``. The runner
+runs only the audits that apply to the data and the report lists the others.
 Audits never mutate their inputs and never put raw real records into their output
 (figures and tables carry aggregates; per-record results carry row indices only).
 
@@ -22,7 +24,7 @@ import pandas as pd
 
 from synth.cpus import usable_cores
 from synth.disclosure import DEFAULT_RARE_K
-from synth.schema import Schema
+from synth.schema import DataKind, Schema
 from synth.stats.intervals import Interval
 from synth.stats.intervals import json_number as _num
 
@@ -208,7 +210,10 @@ class AuditSection:
 class AuditInputs:
     """Everything an audit may look at. Never mutate these frames.
 
-    - ``train``: the real rows the generator was fitted on (modelled columns only).
+    - ``train``: the real rows the generator was fitted on (modelled columns only). For
+      image data each image column holds absolute file paths (read them with
+      :func:`synth.data.images.io.load_images`); ``synthetic`` likewise names the
+      generated PNG files.
     - ``holdout``: real rows from the same population never shown to the generator.
     - ``synthetic``: the generator's output, same columns as ``train``.
     - ``schema``: the modelled columns' schema (roles: target, sensitive, quasi-identifier).
@@ -252,6 +257,7 @@ class Audit(ABC):
     provides: ClassVar[tuple[str, ...]] = ()  # headline metric names gates may use
     needs_target: ClassVar[bool] = False
     needs_generator: ClassVar[bool] = False
+    data_kinds: ClassVar[frozenset[DataKind]] = frozenset({DataKind.TABLE})  # the kinds of data it applies to
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -259,6 +265,11 @@ class Audit(ABC):
     @abstractmethod
     def run(self, inputs: AuditInputs) -> AuditSection:
         """Compute this audit's metrics on ``inputs``."""
+
+    @classmethod
+    def applies_to(cls, kind: DataKind) -> bool:
+        """Does this audit apply to ``kind`` of data (tables, images)?"""
+        return kind in cls.data_kinds
 
     def skip(self, reason: str) -> AuditSection:
         """A section that says why the audit did not apply."""

@@ -16,6 +16,7 @@ from synth.cpus import free_cpus
 from synth.execution.resources import peak_rss_mib, reset_peak_rss
 from synth.errors import ConfigError, did_you_mean
 from synth.registry import audit_class, audit_names
+from synth.schema import DataKind
 
 
 def audit_parameters(cls: type[Audit]) -> dict[str, Any]:
@@ -59,6 +60,17 @@ def build_audits(
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{source}: audit.params.{name}: {exc}") from None
     return audits
+
+
+def split_by_kind(audits: Sequence[Audit], kind: DataKind) -> tuple[list[Audit], list[Audit]]:
+    """``(applicable, not_applicable)``: the audits that apply to ``kind`` of data, and the rest."""
+    return [a for a in audits if a.applies_to(kind)], [a for a in audits if not a.applies_to(kind)]
+
+
+def not_applicable_reason(audit: Audit, kind: DataKind) -> str:
+    """One sentence for the report: why an audit did not run on this kind of data."""
+    kinds = " or ".join(sorted(k.value for k in audit.data_kinds))
+    return f"applies to {kinds} data, not to {kind.value} data"
 
 
 def provided_metrics(audits: Sequence[Audit]) -> list[str]:

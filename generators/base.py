@@ -4,6 +4,15 @@ A generator is constructed with its parameters (validated by its pydantic ``Para
 model: unknown keys are errors), then ``fit(data, schema)`` on the training table and
 ``sample(n, conditions, seed)`` as often as needed. ``save``/``load`` persist a fitted
 generator. ``privacy`` states the formal guarantee, if any.
+
+A generator declares the kinds of data it accepts (``data_kinds``: tables by default;
+an image generator says ``DataKind.IMAGE``). The pipeline calls :meth:`Generator.check_kind`
+and :meth:`Generator.check_schema` before any work, so a tabular generator given images
+(or the reverse) is a clear configuration error, not a crash in ``fit``.
+
+For image data (see "Images in the core" in DESIGN.md) ``fit`` receives the table with
+each image column holding absolute file paths, and ``sample`` returns each image column
+holding one ``uint8`` array (H, W) per row; the pipeline writes those as PNG files.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from synth.errors import ConfigError, did_you_mean
-from synth.schema import Schema
+from synth.schema import DataKind, Schema
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class Generator(ABC):
     description: ClassVar[str] = ""
     Params: ClassVar[type[GeneratorParams]] = GeneratorParams
     supports_conditions: ClassVar[bool] = False
+    data_kinds: ClassVar[frozenset[DataKind]] = frozenset({DataKind.TABLE})  # the kinds of data it accepts
 
     def __init__(self, seed: int = 0, **params: Any) -> None:
         self.seed = int(seed)
@@ -89,6 +99,25 @@ class Generator(ABC):
                 else:
                     problems.append(f"generator.params.{key}: {err['msg']}")
             raise ConfigError("; ".join(problems)) from None
+
+    @classmethod
+    def check_kind(cls, kind: DataKind, source: str = "config") -> None:
+        """Raise :class:`ConfigError` when this generator does not accept ``kind`` of data."""
+        if kind not in cls.data_kinds:
+            accepted = " or ".join(sorted(k.value for k in cls.data_kinds))
+            raise ConfigError(
+                f"{source}: generator '{cls.name}' models {accepted} data, but data.source gives {kind.value} data. "
+                f"Pick a generator that accepts {kind.value} data (`synth generators list` shows what each accepts) "
+                "or another data source."
+            )
+
+    @classmethod
+    def check_schema(cls, schema: Schema, source: str = "config") -> None:
+        """Raise :class:`ConfigError` when this generator cannot model ``schema`` (called before ``fit``).
+
+        The default checks the kind of data; a generator with column requirements extends it.
+        """
+        cls.check_kind(schema.data_kind, source)
 
     @property
     def is_fitted(self) -> bool:

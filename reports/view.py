@@ -254,6 +254,9 @@ class ReportView:
     manifest_overview: list[KeyValues]
     manifest_records: list[RecordTable]
     manifest_json: str | None  # None: no manifest in the result
+    audits_applied: list[str]  # the audits that ran on this kind of data
+    audits_not_applicable: list[tuple[str, str]]  # (audit, why it did not apply)
+    data_kind: str  # "table" or "image"
     findings_shown: int = FINDINGS_SHOWN  # on the first screen; the rest are folded
 
 
@@ -320,7 +323,20 @@ def build_view(result: Mapping[str, Any], *, audience: Audience = "steward") -> 
         manifest_overview=overview,
         manifest_records=records,
         manifest_json=json.dumps(manifest, indent=2, ensure_ascii=False, default=str) if manifest else None,
+        **_applicability(result, sections, data),
     )
+
+
+def _applicability(result: Mapping[str, Any], sections: list[Mapping[str, Any]], data: Mapping[str, Any]) -> dict:
+    """Which audits ran and which did not apply to this kind of data (older results: every section ran)."""
+    audits = result.get("audits") if isinstance(result.get("audits"), Mapping) else {}
+    applied = audits.get("applied")
+    if not isinstance(applied, Sequence) or isinstance(applied, str):
+        applied = [s.get("audit") for s in sections]
+    skipped = [(str(a.get("audit", MISSING)), str(a.get("reason", ""))) for a in audits.get("not_applicable") or []
+               if isinstance(a, Mapping)]
+    return {"audits_applied": [str(a) for a in applied], "audits_not_applicable": skipped,
+            "data_kind": str(data.get("kind") or "table")}
 
 
 def check_result(result: Any) -> None:

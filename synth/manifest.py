@@ -60,6 +60,20 @@ def file_entry(path: Path, root: Path) -> dict[str, Any]:
     return {"path": str(path.relative_to(root)), "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
+def folder_entry(path: Path, root: Path) -> dict[str, Any]:
+    """``{"path": relative folder + "/", "files": n, "bytes": total, "sha256": digest}`` of an output folder.
+
+    The digest is sha256 over each file's relative path and sha256 in sorted order, so two
+    folders with the same files give the same digest.
+    """
+    files = sorted(p for p in path.rglob("*") if p.is_file())
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
+    return {"path": str(path.relative_to(root)) + "/", "files": len(files),
+            "bytes": sum(f.stat().st_size for f in files), "sha256": h.hexdigest()}
+
+
 class StepTimer:
     """Wall-clock seconds per named pipeline step."""
 

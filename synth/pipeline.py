@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 
 from synth.audits.base import Audit, AuditInputs, AuditSection
-from synth.audits.runner import build_audits, failed_audits, provided_metrics, run_audits
+from synth.audits.runner import (
+    build_audits,
+    failed_audits,
+    not_applicable_reason,
+    provided_metrics,
+    run_audits,
+    split_by_kind,
+)
 from synth.config.load import AUDIT_DATA_SOURCE, config_hash, load_config, parse_config
 from synth.config.model import MAX_SAMPLE_ROWS, SEED_LIMIT, AuditConfig, DataConfig, RunConfig
 from synth.data.coerce import clip_to_bounds, coerce_to_schema, infinite_values
@@ -28,13 +35,22 @@ from synth.errors import ConfigError, DataError, InternalError
 from synth.execution import active_engine, use_engine
 from synth.execution.select import open_configured
 from synth.generators.base import Condition, Generator
-from synth.manifest import StepTimer, build_manifest, file_entry
+from synth.manifest import StepTimer, build_manifest, file_entry, folder_entry
 from synth.outputs import StagedOutputs
-from synth.prepare import PreparedData, dropped_columns, load_real, prepare, resolve_source
+from synth.prepare import (
+    IMAGE_SOURCES,
+    PreparedData,
+    declared_kind,
+    dropped_columns,
+    load_real,
+    prepare,
+    resolve_root,
+    resolve_source,
+)
 from synth.privacy_accounting import dp_claim_check
 from synth.registry import generator_class
 from synth.result import AuditResult, GateOutcome
-from synth.schema import Schema
+from synth.schema import DataKind, Schema
 from synth.verdict import Gate, evaluate_gates, parse_gates
 
 Progress = Callable[[str], None]
@@ -83,15 +99,27 @@ def _input_files(*candidates: Any) -> list[Path]:
             if isinstance(c, (str, Path)) and str(c).strip() and not str(c).startswith("builtin:")]
 
 
+def _checked_synthetic(synthetic: pd.DataFrame, prep: PreparedData, generator: str) -> pd.DataFrame:
+    """The generator's ``synthetic`` rows in the schema's dtypes, inside the declared bounds, checked."""
+    synthetic = coerce_to_schema(synthetic, prep.modelled)
+    synthetic = clip_to_bounds(synthetic, prep.declared_bounds)
+    _check_synthetic(synthetic, prep, generator)
+    return synthetic
+
+
 def _check_synthetic(synthetic: pd.DataFrame, prep: PreparedData, generator: str) -> None:
     """A generator must fill every column the training data fills (else it failed, not the data).
 
     An all-missing synthetic column is a failure when the training data's share ``q`` of
     missing values makes it implausible: ``q ** n_synthetic < EMPTY_COLUMN_P`` (always, for a
     column with no missing value). A mostly-missing column may come out empty in a few rows.
+    For image data only the image and prompt columns are checked: a finding label left
+    missing means "not mentioned" (a condition that names one finding leaves the others so).
     """
     n = len(synthetic)
-    for name in prep.modelled.names:
+    schema = prep.modelled
+    checked = [c for c in (*schema.images, schema.prompt) if c] if schema.images else schema.names
+    for name in checked:
         q = float(prep.train[name].isna().mean()) if len(prep.train) else 1.0
         if n and synthetic[name].isna().all() and q ** n < EMPTY_COLUMN_P:
             raise InternalError(
@@ -115,21 +143,35 @@ def _conditions(config: RunConfig, schema: Schema, label: str) -> list[Condition
     return [Condition(rows=c.rows, values=dict(c.values)) for c in conds]
 
 
-def _plan_audits(audit_cfg: AuditConfig, gates: Sequence[str] | None, label: str) -> tuple[list[Audit], list[Gate]]:
-    """Build the audits and parse the gates up front, so mistakes surface before any work."""
+def _plan_audits(
+    audit_cfg: AuditConfig, gates: Sequence[str] | None, label: str, kind: DataKind | None = DataKind.TABLE
+) -> tuple[list[Audit], list[Gate]]:
+    """Build the audits and parse the gates up front, so mistakes surface before any work.
+
+    With ``kind`` (the kind of data, when known) a gate may name only metrics of audits
+    that apply to that kind, and the defaults are that kind's.
+    """
     if not audit_cfg.enabled:
         return [], []
     audits = build_audits(audit_cfg.audits, audit_cfg.params, source=label)
-    parsed = parse_gates(gates, provided_metrics(audits), source=f"{label}: gates")
+    applicable = audits if kind is None else split_by_kind(audits, kind)[0]
+    parsed = parse_gates(gates, provided_metrics(applicable), source=f"{label}: gates", kind=kind or DataKind.TABLE)
     return audits, parsed
 
 
-def _verdict(sections: list[AuditSection], gates: list[Gate]) -> list[GateOutcome]:
+def _verdict(sections: list[AuditSection], gates: list[Gate], kind: DataKind = DataKind.TABLE,
+             none_applied: bool = False) -> list[GateOutcome]:
     metrics = {m.name: m for s in sections for m in s.metrics}
     outcomes = evaluate_gates(gates, metrics)
     for s in failed_audits(sections):
         outcomes.append(GateOutcome(expression=f"audit '{s.audit}' completed", metric=s.audit, field="ran", op="==",
                                     threshold=1.0, observed=0.0, passed=False, error=s.error))
+    if none_applied:  # a release is never passed on missing evidence
+        outcomes.append(GateOutcome(
+            expression=f"at least one audit applies to {kind.value} data", metric="audits", field="applied", op=">=",
+            threshold=1.0, observed=0.0, passed=False,
+            error=f"none of the selected audits applies to {kind.value} data, so nothing was checked; install or "
+            f"select audits for {kind.value} data"))
     return outcomes
 
 
@@ -191,9 +233,14 @@ def generate(
     # Everything a user can get wrong is checked before the first expensive step.
     gen_cls = generator_class(cfg.generator.name, key=f"{label}: generator.name")
     gen_cls.validate_params(cfg.generator.params)
-    audits, gates = _plan_audits(cfg.audit, cfg.gates, label)
+    declared = declared_kind(cfg.data) if data is None else None
+    if declared is not None:
+        gen_cls.check_kind(declared, label)
+    audits, gates = _plan_audits(cfg.audit, cfg.gates, label, declared)
     source = resolve_source(cfg.data.source, base_dir) if data is None else None
-    input_files = _input_files(source, config if not isinstance(config, (Mapping, RunConfig)) else None)
+    # an image folder (data.root) is an input too: the output folder may not hold it
+    root = resolve_root(cfg.data, base_dir) if data is None else None
+    input_files = _input_files(source, root, config if not isinstance(config, (Mapping, RunConfig)) else None)
     # Connected before the data is read: an unreachable cluster is a user error with nothing done.
     run_engine = open_configured(cfg.execution, engine) if cfg.audit.enabled else None
 
@@ -203,6 +250,11 @@ def generate(
         say("loading and checking the data")
         with timer.step("load_and_split"):
             prep: PreparedData = prepare(cfg.data, seed=cfg.seed, base_dir=base_dir, frame=data, source_label=label)
+        kind = prep.modelled.data_kind
+        gen_cls.check_schema(prep.modelled, label)
+        applicable, not_applicable = split_by_kind(audits, kind)
+        if declared is None and cfg.audit.enabled:
+            _, gates = _plan_audits(cfg.audit, cfg.gates, label, kind)
         conditions = _conditions(cfg, prep.modelled, label)
         n_rows = sum(c.rows for c in conditions) if conditions else (cfg.sample.rows or len(prep.train))
         if n_rows > MAX_SAMPLE_ROWS:
@@ -219,30 +271,37 @@ def generate(
         generator: Generator = gen_cls(seed=cfg.seed, **cfg.generator.params)
         with timer.step("fit"):
             generator.fit(prep.train, prep.modelled)
-        say(f"sampling {n_rows} synthetic rows")
+        say(f"sampling {n_rows} synthetic {'images' if kind == DataKind.IMAGE else 'rows'}")
         with timer.step("sample"):
-            synthetic = generator.sample(n_rows, conditions=conditions, seed=cfg.seed)
-            synthetic = coerce_to_schema(synthetic.reset_index(drop=True), prep.modelled)
-            synthetic = clip_to_bounds(synthetic, prep.declared_bounds)
-            _check_synthetic(synthetic, prep, cfg.generator.name)
+            synthetic = generator.sample(n_rows, conditions=conditions, seed=cfg.seed).reset_index(drop=True)
+            if kind != DataKind.IMAGE:  # generated images are typed once written as files (below)
+                synthetic = _checked_synthetic(synthetic, prep, cfg.generator.name)
         with timer.step("write_synthetic"):
+            folders = []
+            if kind == DataKind.IMAGE:
+                synthetic = _stage_images(synthetic, prep.modelled, staged, cfg.data.source if data is None else "")
+                folders.append("images")
+                synthetic = _checked_synthetic(synthetic, prep, cfg.generator.name)
             for fmt in cfg.output.formats:
                 _write_frame(synthetic, staged.path(f"synthetic.{fmt}"), fmt)
             if cfg.output.save_generator:
                 generator.save(staged.path("generator"))
+                folders.append("generator")
 
         result = None
         if cfg.audit.enabled:
             inputs = AuditInputs(
-                train=prep.train, holdout=prep.holdout, synthetic=synthetic, schema=prep.modelled, seed=cfg.seed,
+                train=prep.train, holdout=prep.holdout,
+                synthetic=_absolute_images(synthetic, prep.modelled, staged.staging),
+                schema=prep.modelled, seed=cfg.seed,
                 generator_factory=generator.clone, include_real_records=cfg.audit.include_real_records,
                 train_groups=None if prep.train_groups is None else prep.train_groups.to_numpy(),
                 holdout_groups=None if prep.holdout_groups is None else prep.holdout_groups.to_numpy(),
                 rare_level_k=cfg.audit.rare_level_k,
             )
             with timer.step("audit"), use_engine(run_engine):
-                sections = run_audits(audits, inputs, on_start=lambda a: say(f"auditing: {a.title}"))
-            outcomes = _verdict(sections, gates)
+                sections = run_audits(applicable, inputs, on_start=lambda a: say(f"auditing: {a.title}"))
+            outcomes = _verdict(sections, gates, kind, none_applied=bool(audits) and not applicable)
             # A DP claim contradicted by the membership audit's epsilon bound fails the run.
             dp_check = dp_claim_check(generator.privacy, {m.name: m for s in sections for m in s.metrics})
             if dp_check is not None:
@@ -253,11 +312,15 @@ def generate(
                 data=_data_summary(prep.source, prep.modelled, prep.train, prep.holdout, synthetic, prep.dropped,
                                    cfg.audit.rare_level_k),
                 generator={"name": cfg.generator.name, "params": generator.params.model_dump(mode="json"),
-                           "privacy": generator.privacy.to_dict()},
+                           "privacy": generator.privacy.to_dict(),
+                           **({"fit": generator.fit_summary} if getattr(generator, "fit_summary", None) else {})},
+                applied=[a.name for a in applicable],
+                not_applicable=[{"audit": a.name, "reason": not_applicable_reason(a, kind)} for a in not_applicable],
             )
         say("writing outputs")
         config_dump = cfg.model_dump(mode="json")
         outputs = [file_entry(staged.path(f"synthetic.{fmt}"), staged.staging) for fmt in cfg.output.formats]
+        outputs += [folder_entry(staged.staging / name, staged.staging) for name in folders]
         manifest = build_manifest(config_hash=config_hash(cfg), seed=cfg.seed, config=config_dump,
                                   timings=timer.seconds, outputs=outputs, started_utc=started, finished_utc=_now(),
                                   command="generate")
@@ -276,7 +339,26 @@ def generate(
         run_engine.close()
     say("done")
     return RunResult(result=result, output_dir=out_dir, outputs={p.name: p for p in final}, manifest=manifest,
-                     synthetic=synthetic)
+                     synthetic=_absolute_images(synthetic, prep.modelled, out_dir))
+
+
+def _stage_images(synthetic: pd.DataFrame, schema: Schema, staged: StagedOutputs, source: str) -> pd.DataFrame:
+    """Write the generated images as PNGs under images/ (in the real set's layout); paths relative to the output."""
+    from synth.data.images.synthetic_set import write_synthetic_images
+
+    name = source.removeprefix("builtin:")
+    layout = "mimic-cxr-jpg" if name in IMAGE_SOURCES else "flat"
+    return write_synthetic_images(synthetic, schema, staged.path("images"), layout=layout)
+
+
+def _absolute_images(frame: pd.DataFrame, schema: Schema, root: Path) -> pd.DataFrame:
+    """``frame`` with its image paths (relative to the output folder) made absolute under ``root``."""
+    if not schema.images:
+        return frame
+    out = frame.copy()
+    for column in schema.images:
+        out[column] = [str(root / p) for p in frame[column]]
+    return out
 
 
 def _record_execution(manifest: dict[str, Any], engine: Any, sections: Sequence[AuditSection]) -> None:
@@ -318,6 +400,7 @@ def _data_summary(
         "n_train": len(train),
         "n_holdout": len(holdout),
         "n_synthetic": len(synthetic),
+        "kind": schema.data_kind.value,
         "columns": schema.names,
         "schema": public_schema(schema, train, k),
         "dropped_columns": dropped,
@@ -397,7 +480,8 @@ def audit(
             # model_copy(update=) marks the key as set, so it overrides a built-in dataset's roles.
             data_cfg = data_cfg.model_copy(update={key: list(val) if key != "target" else val})
     audit_cfg = cfg.audit if audits is None else cfg.audit.model_copy(update={"audits": list(audits)})
-    selected, parsed_gates = _plan_audits(audit_cfg, list(gates) if gates is not None else cfg.gates, label)
+    gate_specs = list(gates) if gates is not None else cfg.gates
+    selected, parsed_gates = _plan_audits(audit_cfg, gate_specs, label)
     run_seed = cfg.seed if seed is None else seed
     if isinstance(run_seed, bool) or not isinstance(run_seed, int) or not 0 <= run_seed < SEED_LIMIT:
         raise ConfigError(f"{label}: the seed (--seed) must be a whole number from 0 to 2**32 - 1, got {run_seed!r}.")
@@ -413,8 +497,8 @@ def audit(
         staged = StagedOutputs(output_dir, inputs=_input_files(real, synthetic, holdout, config), what="--out")
     try:
         with use_engine(run_engine):
-            result = _audit_into(staged, cfg, data_cfg, audit_cfg, selected, parsed_gates, run_seed, label, real,
-                                 synthetic, holdout, generator, config, started, timer, say)
+            result = _audit_into(staged, cfg, data_cfg, audit_cfg, selected, parsed_gates, gate_specs, run_seed, label,
+                                 real, synthetic, holdout, generator, config, started, timer, say)
     except BaseException:
         if staged is not None:
             staged.abort()
@@ -426,7 +510,7 @@ def audit(
 
 def _audit_into(
     staged: StagedOutputs | None, cfg: RunConfig, data_cfg: DataConfig, audit_cfg: AuditConfig, selected: list[Audit],
-    parsed_gates: list[Gate], run_seed: int, label: str, real: Any, synthetic: Any, holdout: Any,
+    parsed_gates: list[Gate], gate_specs: list[Any], run_seed: int, label: str, real: Any, synthetic: Any, holdout: Any,
     generator: Generator | None, config: Any, started: str, timer: StepTimer, say: Progress,
 ) -> AuditResult:
     """The work of :func:`audit` once its output folder (if any) is taken."""
@@ -477,16 +561,22 @@ def _audit_into(
                          train_groups=None if train_groups is None else train_groups.to_numpy(),
                          holdout_groups=None if holdout_groups is None else holdout_groups.to_numpy(),
                          rare_level_k=audit_cfg.rare_level_k)
+    kind = schema.data_kind
+    applicable, not_applicable = split_by_kind(selected, kind)
+    if kind != DataKind.TABLE:  # the gates were read as for a table: read them again for this kind of data
+        _, parsed_gates = _plan_audits(audit_cfg, gate_specs, label, kind)
     with timer.step("audit"):
-        runnable = [a for a in selected if holdout is not None or a.family not in _NEEDS_HOLDOUT_FAMILIES]
+        runnable = [a for a in applicable if holdout is not None or a.family not in _NEEDS_HOLDOUT_FAMILIES]
         sections = run_audits(runnable, inputs, on_start=lambda a: say(f"auditing: {a.title}"))
-        for a in selected:
+        for a in applicable:
             if a not in runnable:
                 sections.append(a.skip("no holdout was given: this audit compares against real records the generator "
                                        "never saw (pass --holdout / holdout=)"))
     result = AuditResult(
         sections=sections,
-        gates=_verdict(sections, parsed_gates),
+        gates=_verdict(sections, parsed_gates, kind, none_applied=bool(selected) and not applicable),
+        applied=[a.name for a in applicable],
+        not_applicable=[{"audit": a.name, "reason": not_applicable_reason(a, kind)} for a in not_applicable],
         data=_data_summary(str(real) if not isinstance(real, pd.DataFrame) else "<DataFrame>", schema, train, hold,
                            inputs.synthetic, dropped_columns(full_schema), audit_cfg.rare_level_k),
         generator=None,

@@ -10,14 +10,17 @@ import pandas as pd
 
 from synth.config.model import DataConfig
 from synth.data.coerce import coerce_to_schema, infinite_values, validate_for_run
-from synth.data.datasets import dataset_info
+from synth.data.datasets import DatasetInfo, dataset_info
+from synth.data.images.io import resolve_paths
 from synth.data.infer import facts_from_rows, infer_schema, looks_like_id
 from synth.data.load import load_table
 from synth.data.split import split_train_holdout
-from synth.errors import DataError
-from synth.schema import ColumnKind, ColumnSpec, Role, Schema
+from synth.errors import ConfigError, DataError
+from synth.schema import ColumnKind, ColumnSpec, DataKind, Role, Schema
 
 BUILTIN_PREFIX = "builtin:"
+# built-in image sources: read from (or, for the phantom, written into) data.root
+IMAGE_SOURCES = ("mimic-cxr-jpg", "cxr-phantom")
 
 
 @dataclass(frozen=True)
@@ -56,31 +59,50 @@ def resolve_source(source: str, base_dir: Path | None) -> str | Path:
     return path
 
 
+def declared_kind(data: DataConfig | None) -> DataKind | None:
+    """The kind of data a config's source names before anything is read (None: known after inference)."""
+    if data is None or not data.source.startswith(BUILTIN_PREFIX):
+        return None
+    return DataKind.IMAGE if data.source[len(BUILTIN_PREFIX):] in IMAGE_SOURCES else DataKind.TABLE
+
+
 def load_real(
     data: DataConfig | None, frame: pd.DataFrame | None, base_dir: Path | None, source_label: str,
-    data_label: str | None = None,
+    data_label: str | None = None, *, seed: int = 0,
 ) -> tuple[pd.DataFrame, Schema]:
     """Load the real table and infer its schema with the config's overrides and roles.
 
     Built-in datasets bring their own default roles; the config's roles replace them.
     ``source_label`` names the config in messages about it, ``data_label`` the table in
     messages about its values (default: the data source, or ``source_label`` for a frame).
+    Image paths of an image table become absolute (against ``data.root``, by default the
+    manifest's folder), so generators and audits read the files wherever they run.
     """
     defaults: dict[str, Any] = {}
+    kinds: dict[str, dict[str, Any]] = {}
+    root: Path | None = resolve_root(data, base_dir)
     if frame is not None:
         table = load_table(frame)
         where = data_label or source_label
     else:
         assert data is not None
         src = resolve_source(data.source, base_dir)
-        table = load_table(src, format=data.format)
+        name = src[len(BUILTIN_PREFIX):] if isinstance(src, str) and src.startswith(BUILTIN_PREFIX) else None
         where = data_label or f"'{src}'"
-        if isinstance(src, str) and src.startswith(BUILTIN_PREFIX):
-            # Roles only: the table itself was loaded above.
-            defaults = dataset_info(src[len(BUILTIN_PREFIX):]).role_arguments()
+        if name in IMAGE_SOURCES:
+            table, info, kinds = _load_image_source(name, data, root, seed, source_label)
+            defaults = info.role_arguments()
+            # the loader's paths are relative to data.root (or absolute, for cached copies): resolved below
+        else:
+            table = load_table(src, format=data.format)
+            if name is not None:
+                # Roles only: the table itself was loaded above.
+                defaults = dataset_info(name).role_arguments()
+            elif root is None and isinstance(src, Path):
+                root = src.parent
     table = infinite_values(table, policy=data.infinite if data is not None else "error", source=where)
 
-    single = ("target", "group")  # roles naming one column; the others name a list
+    single = ("target", "group", "prompt")  # roles naming one column; the others name a list
 
     def pick(key: str) -> Any:
         given = getattr(data, key) if data is not None else None
@@ -88,7 +110,9 @@ def load_real(
             return given if given is not None else (None if key in single else [])
         return defaults.get(key, None if key in single else [])
 
-    overrides = {name: o.model_dump(exclude_none=True) for name, o in (data.columns.items() if data else [])}
+    overrides = {name: dict(kind) for name, kind in kinds.items()}
+    for name, o in (data.columns.items() if data else []):
+        overrides.setdefault(name, {}).update(o.model_dump(exclude_none=True))
     schema = infer_schema(
         table,
         overrides,
@@ -97,14 +121,48 @@ def load_real(
         quasi_identifiers=pick("quasi_identifiers") or (),
         identifiers=pick("identifiers") or (),
         group=pick("group"),
+        prompt=pick("prompt"),
         source=source_label,
     )
     try:
         table = coerce_to_schema(table, schema)
     except DataError as exc:
         raise DataError(f"Table from {where}: {exc}") from None
+    for column in schema.images:
+        table[column] = [str(p) for p in resolve_paths(table[column].tolist(), root)]
     validate_for_run(table, schema, source=where)
     return table, schema
+
+
+def resolve_root(data: DataConfig | None, base_dir: Path | None) -> Path | None:
+    """``data.root`` (the image folder), relative to the config file's folder; None when not set."""
+    if data is None or data.root is None:
+        return None
+    root = Path(data.root).expanduser()
+    return base_dir / root if not root.is_absolute() and base_dir is not None else root
+
+
+def _load_image_source(
+    name: str, data: DataConfig, root: Path | None, seed: int, source_label: str
+) -> tuple[pd.DataFrame, DatasetInfo, dict[str, dict[str, Any]]]:
+    """The image table of a built-in image source, its info and the kinds of its columns."""
+    from synth.data.images.mimic_cxr import COLUMN_KINDS, MIMIC_CXR_INFO, load_mimic_cxr
+    from synth.data.images.phantom import make_cxr_phantom
+
+    if root is None:
+        raise ConfigError(
+            f"{source_label}: data.source 'builtin:{name}' needs data.root: "
+            + ("the MIMIC-CXR-JPG folder." if name == "mimic-cxr-jpg"
+               else "the folder the phantom set is written into (and reused from by later runs).")
+        )
+    if name == "cxr-phantom":
+        ph = data.phantom
+        make_cxr_phantom(root, ph.n, seed=seed if ph.seed is None else ph.seed, size=ph.size, marker=ph.marker,
+                         ap_share=ph.ap_share)
+    img = data.images
+    table = load_mimic_cxr(root, views=img.views, splits=img.splits, labeler=img.labeler, max_images=img.max_images,
+                           size=img.size, cache_dir=img.cache_dir)
+    return table, MIMIC_CXR_INFO, {c: {"kind": k.value} for c, k in COLUMN_KINDS.items()}
 
 
 def prepare(
@@ -116,7 +174,7 @@ def prepare(
     source_label: str = "config",
 ) -> PreparedData:
     """Load, type, validate and split the real data of a run."""
-    table, schema = load_real(data, frame, base_dir, source_label)
+    table, schema = load_real(data, frame, base_dir, source_label, seed=seed)
     dropped = dropped_columns(schema)
     split = data.split if data is not None else None
     train, holdout = split_train_holdout(
@@ -149,7 +207,7 @@ def _drop_reason(spec: ColumnSpec) -> str:
     if Role.GROUP in spec.roles:
         return "group (which person a row belongs to): never modelled; the split and privacy audits use it"
     if spec.kind == ColumnKind.TEXT:
-        return "free text: not modelled by tabular generators"
+        return "free text: not modelled (a prompt column would be, by image generators)"
     if spec.kind == ColumnKind.ID and Role.IDENTIFIER in spec.roles and not looks_like_id(spec.name):
         return (
             "near-unique values (most records have their own): treated as an identifier, never modelled, so no "

@@ -21,6 +21,8 @@ result.json, schema version 1 (keys always present)::
                "dropped_columns": [{"name": "pid", "reason": "identifier"}]},
       "generator": {"name": "gaussian_copula", "params": {...}, "privacy": {...}} | null,
       "sections": [AuditSection.to_dict(), ...],
+      "audits": {"applied": ["memorization", ...],          # the audits that ran on this kind of data
+                 "not_applicable": [{"audit": "...", "reason": "applies to table data, not to image data"}]},
       "manifest": {...} | null              # the run manifest when run through the pipeline
     }
 """
@@ -77,6 +79,8 @@ class AuditResult:
     data: dict[str, Any] = field(default_factory=dict)
     generator: dict[str, Any] | None = None
     manifest: dict[str, Any] | None = None
+    applied: list[str] | None = None  # audits that ran (None: every section's audit)
+    not_applicable: list[dict[str, str]] = field(default_factory=list)  # {"audit", "reason"} per audit not run
     created_utc: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     @property
@@ -99,6 +103,8 @@ class AuditResult:
             "data": self.data,
             "generator": self.generator,
             "sections": [s.to_dict() for s in self.sections],
+            "audits": {"applied": self.applied if self.applied is not None else [s.audit for s in self.sections],
+                       "not_applicable": list(self.not_applicable)},
             "manifest": self.manifest,
         }
 

@@ -152,7 +152,17 @@ def _result_problem(data: Any) -> tuple[str, str] | None:
                 checks.append((f"{tat}.rows[{k}]", row, list))
                 checks += [(f"{tat}.rows[{k}][{c}]", v, (str, bool, int, float, type(None)))
                            for c, v in enumerate(_list(row))]
+    if "audits" in data:  # which audits applied to this kind of data (images: see synth.result)
+        au = data["audits"]
+        checks.append(("audits", au, dict))
+        if isinstance(au, dict):
+            checks += _typed("audits", au, {"applied": list, "not_applicable": list}, optional=True)
+            checks += [(f"audits.applied[{i}]", a, str) for i, a in enumerate(_list(au.get("applied")))]
+            for i, na in enumerate(_list(au.get("not_applicable"))):
+                checks += [(f"audits.not_applicable[{i}]", na, dict)] if not isinstance(na, dict) else _typed(
+                    f"audits.not_applicable[{i}]", na, {"audit": str, "reason": str}, optional=True)
     d = data.get("data") if isinstance(data.get("data"), dict) else {}
+    checks += [("data.kind", d["kind"], str)] if "kind" in d else []
     checks += [(f"data.{key}", d[key], int) for key in ("n_train", "n_holdout", "n_synthetic") if key in d]
     checks += [(f"data.columns[{i}]", c, str) for i, c in enumerate(_list(d.get("columns")))]
     if "schema" in d:

@@ -24,6 +24,9 @@ class ColumnKind(StrEnum):
     DATETIME = "datetime"  # pandas datetime64[ns]
     ID = "id"  # a record identifier: never modelled, never copied
     TEXT = "text"  # free text: not modelled by tabular generators
+    # A path (relative to the data set's root folder, or absolute) of an image file: one row
+    # per image. A table with an image column is image data (DataKind.IMAGE).
+    IMAGE = "image"
 
 
 class Role(StrEnum):
@@ -37,6 +40,16 @@ class Role(StrEnum):
     # never modelled; the split keeps each group's rows on one side, and the privacy
     # audits judge leaks per group, since a person, not a row, is what they protect.
     GROUP = "group"
+    # The text that conditions an image generator (e.g. a radiology report's impression):
+    # a text column with this role is modelled by image generators, never by tabular ones.
+    PROMPT = "prompt"
+
+
+class DataKind(StrEnum):
+    """What one row of a data set is: a table record, or an image with its metadata."""
+
+    TABLE = "table"
+    IMAGE = "image"
 
 
 NUMERIC_KINDS = frozenset({ColumnKind.NUMERIC, ColumnKind.INTEGER, ColumnKind.DATETIME})
@@ -70,12 +83,10 @@ class ColumnSpec:
 
     @property
     def is_modelled(self) -> bool:
-        """Identifiers and free text are never given to a tabular generator."""
-        return (
-            self.kind not in (ColumnKind.ID, ColumnKind.TEXT)
-            and Role.IDENTIFIER not in self.roles
-            and Role.GROUP not in self.roles
-        )
+        """Identifiers and free text are never given to a generator; a prompt (text) is, to image generators."""
+        if Role.IDENTIFIER in self.roles or Role.GROUP in self.roles or self.kind == ColumnKind.ID:
+            return False
+        return self.kind != ColumnKind.TEXT or Role.PROMPT in self.roles
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +152,22 @@ class Schema:
         """The column naming the person each row belongs to, or None (every row its own person)."""
         groups = self.with_role(Role.GROUP)
         return groups[0] if groups else None
+
+    @property
+    def prompt(self) -> str | None:
+        """The text column that conditions an image generator, or None."""
+        prompts = self.with_role(Role.PROMPT)
+        return prompts[0] if prompts else None
+
+    @property
+    def images(self) -> list[str]:
+        """The image columns (paths of image files)."""
+        return [c.name for c in self.columns if c.kind == ColumnKind.IMAGE]
+
+    @property
+    def data_kind(self) -> DataKind:
+        """IMAGE when the table has an image column (one row per image), else TABLE."""
+        return DataKind.IMAGE if self.images else DataKind.TABLE
 
     @property
     def sensitive(self) -> list[str]:

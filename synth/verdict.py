@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from synth.audits.base import Metric
 from synth.errors import GateError, did_you_mean
 from synth.result import GateOutcome
+from synth.schema import DataKind
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ DEFAULT_GATE_SPECS: tuple[DefaultGate, ...] = (
 
 DEFAULT_GATES: tuple[str, ...] = tuple(g.expression for g in DEFAULT_GATE_SPECS)
 _SPECS = {g.expression: g for g in DEFAULT_GATE_SPECS}
+# The defaults by kind of data. No installed audit scores images yet, so images have none:
+# their verdict then rests on the rule that a run where no audit applied does not pass.
+DEFAULT_GATES_BY_KIND: dict[DataKind, tuple[str, ...]] = {DataKind.TABLE: DEFAULT_GATES, DataKind.IMAGE: ()}
 
 FIELDS = ("value", "lower_ci", "upper_ci")
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -134,15 +138,17 @@ def parse_gate(expression: str, *, default: bool = False, source: str = "gates")
 
 
 def parse_gates(
-    expressions: Sequence[str] | None, known_metrics: Iterable[str] | None = None, *, source: str = "gates"
+    expressions: Sequence[str] | None, known_metrics: Iterable[str] | None = None, *, source: str = "gates",
+    kind: DataKind = DataKind.TABLE,
 ) -> list[Gate]:
-    """Parse the config's gates (or the defaults when ``expressions`` is None).
+    """Parse the config's gates (or the defaults for ``kind`` of data when ``expressions`` is None).
 
-    With ``known_metrics`` (the ``provides`` of the selected audits) a user gate naming an
-    unknown metric is an error with the closest name, caught before any work is done.
+    With ``known_metrics`` (the ``provides`` of the selected audits that apply to the data)
+    a user gate naming an unknown metric is an error with the closest name, caught before
+    any work is done.
     """
     if expressions is None:
-        return [parse_gate(e, default=True, source="default gates") for e in DEFAULT_GATES]
+        return [parse_gate(e, default=True, source="default gates") for e in DEFAULT_GATES_BY_KIND[kind]]
     gates = [parse_gate(e, source=source) for e in expressions]
     if known_metrics is not None:
         known = set(known_metrics)

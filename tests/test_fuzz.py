@@ -160,6 +160,7 @@ def _small_result() -> dict:
                  "schema": {"columns": [{"name": "a", "kind": "categorical", "nullable": False, "roles": [],
                                          "categories": ["p", "q"], "rare_levels": 1}]}, "dropped_columns": []},
         "generator": None, "manifest": None,
+        "audits": {"applied": ["x"], "not_applicable": [{"audit": "fid", "reason": "applies to image data"}]},
         "sections": [{"audit": "x", "family": "fidelity", "title": "X", "summary": "s", "skipped": None,
                       "error": None, "seconds": 0.1,
                       "metrics": [{"name": "x.y", "value": 0.5, "ci": {"low": 0.1, "high": 0.9, "method": "m",
@@ -172,13 +173,15 @@ def _small_result() -> dict:
 
 
 RESULT_PATHS = [("gates", 0), ("sections", 0), ("sections", 0, "metrics", 0), ("sections", 0, "metrics", 0, "ci"),
-                ("sections", 0, "tables", 0), ("data",), ("data", "schema", "columns", 0), ()]
+                ("sections", 0, "tables", 0), ("data",), ("data", "schema", "columns", 0), ("audits",),
+                ("audits", "not_applicable", 0), ()]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(RESULT_PATHS), key=st.one_of(st.sampled_from(
     ["name", "value", "metric", "threshold", "observed", "rows", "columns", "level", "low", "categories", "n_train",
-     "sections", "gates", "audit", "details", "roles", "passed"]), st.text(max_size=5)), value=TREES)
+     "sections", "gates", "audit", "details", "roles", "passed", "applied", "not_applicable", "kind", "reason"]),
+    st.text(max_size=5)), value=TREES)
 def test_a_result_that_passes_the_check_always_renders(path, key, value):
     from synth.reports.html import render_html
 

@@ -135,15 +135,33 @@ def test_empty_column_is_a_failure_only_when_the_training_missing_rate_rules_it_
     """0 % missing in training: one empty synthetic column is a failure; 95 % missing and 5 rows: plausible."""
     from types import SimpleNamespace
 
+    from synth.data.infer import infer_schema
     from synth.pipeline import _check_synthetic
 
     train = pd.DataFrame({"x": [1.0] * 100, "y": [np.nan] * 95 + [2.0] * 5})
-    prep = SimpleNamespace(modelled=SimpleNamespace(names=["x", "y"]), train=train)
+    prep = SimpleNamespace(modelled=infer_schema(train), train=train)
     _check_synthetic(pd.DataFrame({"x": [1.0] * 5, "y": [np.nan] * 5}), prep, "g")  # 0.95 ** 5 = 0.77
     with pytest.raises(InternalError, match="'y'"):  # 0.95 ** 1000 < 1e-22
         _check_synthetic(pd.DataFrame({"x": [1.0] * 1000, "y": [np.nan] * 1000}), prep, "g")
     with pytest.raises(InternalError, match="'x'"):
         _check_synthetic(pd.DataFrame({"x": [np.nan] * 2, "y": [2.0] * 2}), prep, "g")
+
+
+def test_empty_finding_labels_of_image_data_are_not_a_failure_but_an_empty_prompt_is():
+    """Image data: a finding no condition names stays missing ("not mentioned"); prompts and images must be there."""
+    from types import SimpleNamespace
+
+    from synth.data.infer import infer_schema
+    from synth.pipeline import _check_synthetic
+
+    train = pd.DataFrame({"image": [f"p{i}.png" for i in range(100)], "report": [f"Effusion {i}." for i in range(100)],
+                          "effusion": [1.0] * 100})
+    prep = SimpleNamespace(modelled=infer_schema(train, prompt="report"), train=train)
+    synthetic = pd.DataFrame({"image": [f"s{i}.png" for i in range(50)], "report": ["Effusion."] * 50,
+                              "effusion": [np.nan] * 50})
+    _check_synthetic(synthetic, prep, "g")  # a tabular column this empty would fail (0 % missing in training)
+    with pytest.raises(InternalError, match="'report'"):
+        _check_synthetic(synthetic.assign(report=np.nan), prep, "g")
 
 
 def test_crashed_audit_exits_3_not_1(tmp_path, monkeypatch):

@@ -387,6 +387,10 @@ def _datasets_table() -> None:
         [escape(cell) for cell in (f"builtin:{d.name}", str(d.rows if d.rows is not None else "—"), str(d.columns),
                                    d.target or "—", ", ".join(d.sensitive) or "—", d.title)]
         for d in list_datasets()
+    ] + [
+        ["builtin:mimic-cxr-jpg", "—", "20", "—", "—", "MIMIC-CXR-JPG images (data.root: your folder)"],
+        ["builtin:cxr-phantom", "—", "20", "—", "—",
+         "in-silico phantom chest X-rays, made offline into data.root (data.phantom)"],
     ])
 
 
@@ -446,6 +450,45 @@ def data_mimic_iv(
             lambda say: (say("extracting the MIMIC-IV cohort"), extract_mimic_iv_cohort(root, target))[1])
     out.print(Text.assemble(f"{len(cohort)} ICU stays x {cohort.shape[1]} columns written to ",
                             (_display_path(target), "bold")), soft_wrap=True)
+
+
+@data_app.command("cxr-phantom")
+def data_cxr_phantom(
+    n: Annotated[int, typer.Option("--n", help="Number of images (one frontal image per study, 1-4 studies a patient).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write (MIMIC-CXR-JPG layout); must not exist or be empty.")],
+    seed: Annotated[int, typer.Option(help="Seed: the same arguments give the same bytes.")] = 0,
+    size: Annotated[int, typer.Option(help="Image size in pixels.")] = 256,
+    marker: Annotated[str, typer.Option(help="De-identification marker in the reports: ___ or XXXX.")] = "___",
+    ap_share: Annotated[float, typer.Option("--ap-share", help="Share of AP (portable) films.")] = 0.5,
+) -> None:
+    """Write an in-silico phantom chest X-ray set (images, reports, CheXpert labels) offline.
+
+    Frontal radiographs with lungs, heart, mediastinum, diaphragm, ribs and clavicles, and the
+    findings cardiomegaly, pleural effusion, pneumothorax, consolidation and support devices,
+    each with a radiology report; read it with data.source builtin:mimic-cxr-jpg and data.root.
+    """
+    from rich.progress import Progress
+
+    from synth.data.images.phantom import make_cxr_phantom
+
+    with _guarded("data cxr-phantom"):
+        from pydantic import ValidationError
+
+        from synth.config.model import PhantomConfig
+        from synth.errors import ConfigError
+
+        try:  # the same ranges as data.phantom in a config
+            PhantomConfig(n=n, size=size, seed=seed, marker=marker, ap_share=ap_share)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            option = "--" + str(first["loc"][0]).replace("_", "-")
+            raise ConfigError(f"{option}: {first['msg']} (got {first.get('input')!r}).") from None
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task("rendering phantom radiographs", total=n)
+            make_cxr_phantom(out_dir, n, seed=seed, size=size, marker=marker, ap_share=ap_share,
+                             progress=lambda done, total: bar.update(task, completed=done))
+    out.print(f"{n} phantom chest X-rays written to [bold]{_display_path(out_dir)}[/] (MIMIC-CXR-JPG layout)",
+              soft_wrap=True)
 
 
 def main() -> None:  # pragma: no cover - console-script shim

@@ -25,12 +25,14 @@ class StrictModel(BaseModel):
 class ColumnOverride(StrictModel):
     """Overrides of the inferred schema for one column."""
 
-    kind: ColumnKind | None = Field(None, description="numeric, integer, categorical, boolean, datetime, id or text")
+    kind: ColumnKind | None = Field(
+        None, description="numeric, integer, categorical, boolean, datetime, id, text or image (a path of an image file)"
+    )
     nullable: bool | None = None
     min: float | None = Field(None, description="lower bound (column units)")
     max: float | None = Field(None, description="upper bound (column units)")
     categories: list[Any] | None = Field(None, description="the allowed levels of a categorical column")
-    roles: list[Role] | None = Field(None, description="target, sensitive, quasi_identifier, identifier")
+    roles: list[Role] | None = Field(None, description="target, sensitive, quasi_identifier, identifier, group, prompt")
 
     @model_validator(mode="after")
     def _min_below_max(self) -> ColumnOverride:
@@ -45,6 +47,32 @@ class SplitConfig(StrictModel):
     holdout_fraction: float = Field(0.25, gt=0, le=0.9, description="share of real rows held out for the audit")
     seed: int | None = Field(None, ge=0, lt=SEED_LIMIT, description="split seed (default: the run seed)")
     stratify: bool = Field(True, description="stratify by a categorical target (not with data.group)")
+
+
+class ImagesConfig(StrictModel):
+    """How an image data set in the MIMIC-CXR-JPG layout is read (builtin:mimic-cxr-jpg, builtin:cxr-phantom)."""
+
+    views: list[str] | None = Field(["PA", "AP"], description="keep images with these ViewPosition values (null: all)")
+    splits: list[Literal["train", "validate", "test"]] | None = Field(
+        None, description="keep images of these official splits (null: all); our own train/holdout split follows"
+    )
+    labeler: Literal["chexpert", "negbio"] = Field("chexpert", description="which label table to read")
+    max_images: int | None = Field(
+        None, gt=0, le=MAX_SAMPLE_ROWS, description="keep whole patients, in id order, up to this many images"
+    )
+    size: int | None = Field(None, ge=8, le=2048, description="resize images to size x size pixels for the cache")
+    cache_dir: str | None = Field(None, description="keep resized copies here (needs size); reused by later runs")
+
+
+class PhantomConfig(StrictModel):
+    """The in-silico phantom set of builtin:cxr-phantom, written into data.root when absent."""
+
+    n: int = Field(600, gt=0, le=MAX_SAMPLE_ROWS,
+                   description="number of images (one frontal image per study, 1-4 studies a patient)")
+    size: int = Field(256, ge=32, le=1024, description="image size in pixels")
+    seed: int | None = Field(None, ge=0, lt=SEED_LIMIT, description="phantom seed (default: the run seed)")
+    marker: Literal["___", "XXXX"] = Field("___", description="de-identification marker in the reports")
+    ap_share: float = Field(0.5, ge=0, le=1, description="share of AP (portable) films")
 
 
 class DataConfig(StrictModel):
@@ -62,6 +90,15 @@ class DataConfig(StrictModel):
         description="column naming the person each row belongs to (e.g. subject_id): never modelled; the split "
         "keeps a person's rows on one side and the privacy audits judge leaks per person",
     )
+    prompt: str | None = Field(None, description="text column that conditions an image generator (role prompt)")
+    root: str | None = Field(
+        None,
+        description="folder of an image data set: the MIMIC-CXR-JPG folder (builtin:mimic-cxr-jpg), where "
+        "builtin:cxr-phantom writes its set, or what image paths in a CSV/Parquet manifest are relative to "
+        "(default: the manifest's folder)",
+    )
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+    phantom: PhantomConfig = Field(default_factory=PhantomConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     infinite: Literal["error", "missing"] = Field(
         "error",

@@ -14,6 +14,7 @@ categorical   ``object`` holding the values as given; floats that are whole numb
               round trip or a generator turns 0/1 into 0.0/1.0)
 id            ``Int64`` when every value is a whole number, else ``object``
 text          ``object``
+image         ``object`` holding each image file's path as ``str``; a missing path is an error
 ============  =====================================================================
 
 Missing values stay missing (``NaN``/``NA``/``NaT``). A value that cannot be converted
@@ -73,6 +74,8 @@ def coerce_column(values: pd.Series, spec: ColumnSpec) -> pd.Series:
         return _to_categorical(values, spec)
     if kind == ColumnKind.ID:
         return _to_id(values)
+    if kind == ColumnKind.IMAGE:
+        return _to_image_path(values, spec.name)
     return values.astype(object)
 
 
@@ -241,6 +244,18 @@ def validate_for_run(df: pd.DataFrame, schema: Schema, *, source: str) -> None:
 
 
 # -- per-kind conversions ----------------------------------------------------
+
+
+def _to_image_path(values: pd.Series, name: str) -> pd.Series:
+    """Paths as ``str``: a row of an image data set without its image is unusable, never silently dropped."""
+    missing = values.isna()
+    if missing.any():
+        raise DataError(
+            f"Image column '{name}' has no path in {int(missing.sum())} of {len(values)} rows (e.g. row "
+            f"{values.index[missing][0]}): every row of an image data set names its image file. Fill in the paths "
+            "or drop those rows."
+        )
+    return values.map(lambda v: v if isinstance(v, str) else str(v)).astype(object)
 
 
 def _bad_value(name: str, original: pd.Series, failed: pd.Series, expected: str) -> DataError:

@@ -50,16 +50,18 @@ class DatasetInfo:
     quasi_identifiers: tuple[str, ...] = ()
     identifiers: tuple[str, ...] = ()
     group: str | None = None  # the column naming the person a row belongs to, if rows repeat people
+    prompt: str | None = None  # the text that conditions an image generator (image data sets)
     column_meanings: dict[str, str] = field(default_factory=dict)
 
     def role_arguments(self) -> dict[str, Any]:
-        """``target``, ``sensitive``, ``quasi_identifiers``, ``identifiers``, ``group`` for ``infer_schema``."""
+        """``target``, ``sensitive``, ``quasi_identifiers``, ``identifiers``, ``group``, ``prompt`` for ``infer_schema``."""
         return {
             "target": self.target,
             "sensitive": self.sensitive,
             "quasi_identifiers": self.quasi_identifiers,
             "identifiers": self.identifiers,
             "group": self.group,
+            "prompt": self.prompt,
         }
 
 

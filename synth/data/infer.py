@@ -30,8 +30,13 @@ Rules, applied to each column's non-missing values in this order:
    distinct, with more than 20 distinct values, whatever the column's name (names,
    addresses, free-form codes): a generator would copy such values verbatim, so they
    are treated as identifiers and never modelled. Override the kind (``categorical``)
-   to model such a column on purpose.
+   to model such a column on purpose. A column with the ``prompt`` role is text
+   instead: report text that conditions an image generator is near-unique by nature.
 8. **categorical**: any other strings or mixed values.
+
+Before rule 2, a string column whose every value ends in an image file extension
+(:data:`IMAGE_SUFFIXES`: ``.png``, ``.jpg``, ...) is an **image** column: paths of image
+files, one image per row (see "Images in the core" in DESIGN.md).
 
 An all-missing column keeps the kind its dtype implies (float -> numeric without bounds,
 object -> categorical with no categories, datetime -> datetime) and is ``nullable``: it
@@ -72,6 +77,9 @@ TEXT_DISTINCT_SHARE = 0.5
 TEXT_MIN_MEDIAN_LENGTH = 20
 NEAR_UNIQUE_SHARE = 0.5  # a label column with at least this share distinct (and > 20 levels) is an identifier
 
+# file names with these endings are image paths (rule 0 of string columns)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+
 OVERRIDE_KEYS = ("kind", "nullable", "min", "max", "categories", "roles")
 
 _ID_WORDS = frozenset({"id", "ids", "uuid", "guid", "mrn", "pidnum", "identifier"})
@@ -92,12 +100,14 @@ def infer_schema(
     quasi_identifiers: Sequence[str] = (),
     identifiers: Sequence[str] = (),
     group: str | None = None,
+    prompt: str | None = None,
     source: str = "data",
 ) -> Schema:
     """Infer the schema of ``df`` (one :class:`ColumnSpec` per column, in column order).
 
     ``overrides`` maps column name -> {kind, nullable, min, max, categories, roles}.
-    ``group`` names the column that says which person a row belongs to (role ``group``).
+    ``group`` names the column that says which person a row belongs to (role ``group``);
+    ``prompt`` the text column that conditions an image generator (role ``prompt``).
     ``source`` names where the column names came from (e.g. the config file) in errors.
     Raises :class:`ConfigError` for an unknown override key, kind or role, and
     :class:`DataError` for a named column that is not in ``df``.
@@ -110,6 +120,7 @@ def infer_schema(
     named: list[tuple[str, str]] = [(c, "schema overrides") for c in overrides]
     named += [(target, "target")] if target is not None else []
     named += [(group, "group")] if group is not None else []
+    named += [(prompt, "prompt")] if prompt is not None else []
     named += [(c, "sensitive") for c in _as_names(sensitive, "sensitive", source)]
     named += [(c, "quasi_identifiers") for c in _as_names(quasi_identifiers, "quasi_identifiers", source)]
     named += [(c, "identifiers") for c in _as_names(identifiers, "identifiers", source)]
@@ -124,6 +135,8 @@ def infer_schema(
         role_of[target].add(Role.TARGET)
     if group is not None:
         role_of[group].add(Role.GROUP)
+    if prompt is not None:
+        role_of[prompt].add(Role.PROMPT)
     for names, role in ((sensitive, Role.SENSITIVE), (quasi_identifiers, Role.QUASI_IDENTIFIER), (identifiers, Role.IDENTIFIER)):
         for name in _as_names(names, role.value, source):
             role_of[name].add(role)
@@ -133,6 +146,13 @@ def infer_schema(
         values = df[original]
         override = _check_override(name, overrides.get(name), source)
         kind = override.get("kind") or infer_kind(values, name)
+        if (
+            kind == ColumnKind.ID and "kind" not in override and not looks_like_id(name)
+            and Role.PROMPT in role_of[name] | set(override.get("roles", ()))
+        ):
+            # a prompt is near-unique report text by nature (rule 7 would make short reports
+            # an identifier); its role says what it is, so it stays text
+            kind = ColumnKind.TEXT
         spec = describe_column(values, name, kind, source=source, strict="kind" in override)
         spec = _apply_override(spec, override, source)
         roles = role_of[name] | set(override.get("roles", ()))
@@ -280,6 +300,8 @@ def _numeric_kind(values: pd.Series, name: str) -> ColumnKind:
 
 def _string_kind(present: pd.Series, name: str) -> ColumnKind:
     distinct = present.unique()
+    if present.str.lower().str.endswith(IMAGE_SUFFIXES).all():
+        return ColumnKind.IMAGE
     if _looks_like_dates(present, distinct):
         return ColumnKind.DATETIME
     share = len(distinct) / len(present)
@@ -389,6 +411,17 @@ def _check_roles(schema: Schema, source: str) -> None:
     targets = schema.with_role(Role.TARGET)
     if len(targets) > 1:
         raise ConfigError(f"More than one target column in {source}: {', '.join(targets)}; keep exactly one.")
+    for role, what in ((Role.PROMPT, "prompt"), (Role.GROUP, "group")):
+        if len(schema.with_role(role)) > 1:
+            raise ConfigError(
+                f"More than one {what} column in {source}: {', '.join(schema.with_role(role))}; keep exactly one."
+            )
+    for name in schema.with_role(Role.PROMPT):
+        if schema.column(name).kind not in (ColumnKind.TEXT, ColumnKind.CATEGORICAL):
+            raise ConfigError(
+                f"Column '{name}' in {source} is the prompt but is of kind {schema.column(name).kind.value}: a prompt "
+                "is the text that conditions an image generator; pick a text column or override its kind to text."
+            )
     groups = schema.with_role(Role.GROUP)
     if len(groups) > 1:
         raise ConfigError(
