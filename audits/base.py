@@ -106,7 +106,7 @@ class Metric:
         }
 
 
-FigureKind = Literal["histograms", "bars", "roc", "heatmap"]
+FigureKind = Literal["histograms", "bars", "roc", "heatmap", "gallery"]
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,9 @@ class Figure:
       (the report adds the chance diagonal and log-scale inset is not required).
     - ``"heatmap"``: ``{"labels": [str], "matrix": [[float]], "value_label": str,
       "vmin": float, "vmax": float}`` — square matrix, ``labels`` on both axes.
+    - ``"gallery"``: ``{"pairs": [{"caption": str, "images": [{"label": str, "png": base64 PNG}]}]}``
+      — image thumbnails side by side. It shows images, so an audit adds one only when the
+      config allows real records in the report (``audit.include_real_records``).
     """
 
     id: str
@@ -217,6 +220,9 @@ class AuditInputs:
     - ``holdout``: real rows from the same population never shown to the generator.
     - ``synthetic``: the generator's output, same columns as ``train``.
     - ``schema``: the modelled columns' schema (roles: target, sensitive, quasi-identifier).
+    - ``generator``: the fitted generator that made ``synthetic`` (never refit it), for
+      white-box audits (e.g. :meth:`~synth.generators.base.Generator.diffusion_internals`);
+      ``None`` when unavailable (e.g. ``synth audit`` on files).
     - ``generator_factory``: returns a fresh *unfitted* generator with the run's parameters,
       for audits that retrain it (shadow-model attacks); ``None`` when unavailable
       (e.g. ``synth audit`` on files).
@@ -235,6 +241,7 @@ class AuditInputs:
     schema: Schema
     seed: int = 0
     generator_factory: Callable[[], Generator] | None = None
+    generator: Generator | None = None
     include_real_records: bool = False
     train_groups: np.ndarray | None = None
     holdout_groups: np.ndarray | None = None

@@ -13,12 +13,18 @@ and :meth:`Generator.check_schema` before any work, so a tabular generator given
 For image data (see "Images in the core" in DESIGN.md) ``fit`` receives the table with
 each image column holding absolute file paths, and ``sample`` returns each image column
 holding one ``uint8`` array (H, W) per row; the pipeline writes those as PNG files.
+
+A text-conditioned diffusion generator also offers :meth:`Generator.diffusion_internals`:
+its fitted denoiser, noise schedule and prompt encoder (:class:`DiffusionInternals`), for
+white-box audits (noise-prediction norms, per-token attribution, loss-based membership
+inference). Other generators return ``None``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -59,6 +65,47 @@ class Condition:
 
     rows: int
     values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DiffusionInternals:
+    """White-box access to a fitted text-conditioned diffusion model (read-only use).
+
+    Images live in model space: float (b, C, H, W) in [-1, 1] at ``resolution`` pixels.
+
+    - ``unet``: the denoiser, called as ``unet(x_t, t, encoder_hidden_states=h,
+      encoder_attention_mask=m, class_labels=v).sample`` (diffusers ``UNet2DConditionModel``);
+      it predicts what ``noise_scheduler.config.prediction_type`` says (``epsilon`` or
+      ``v_prediction``).
+    - ``noise_scheduler``: the training noise schedule (diffusers ``DDPMScheduler``:
+      ``alphas_cumprod`` (T,), ``config.num_train_timesteps``, ``add_noise``).
+    - ``text_encoder`` / ``tokenizer``: the frozen transformers prompt encoder and its fast
+      tokenizer; hidden states are ``text_encoder(inputs_embeds=e, attention_mask=m).last_hidden_state``
+      with ``e = text_encoder.get_input_embeddings()(input_ids)``, prompts padded and
+      truncated to ``prompt_tokens`` positions.
+    - ``prepare_prompts``: prompt cells -> the strings the model was trained on (e.g. with
+      de-identification markers stripped when the generator strips them).
+    - ``view_labels``: view cells -> class labels (b,) int64, or ``None`` when the model is
+      not conditioned on the view; ``unknown_view`` is the label used with the empty prompt
+      (the unconditional branch of classifier-free guidance).
+    - ``first_timestep``: the timestep of the sampler's first denoising step.
+    - ``prompt_column`` / ``view_column`` / ``image_column``: the table columns they read.
+    """
+
+    unet: Any
+    noise_scheduler: Any
+    text_encoder: Any
+    tokenizer: Any
+    prompt_tokens: int
+    resolution: int
+    prepare_prompts: Callable[[Sequence[Any]], list[str]]
+    view_labels: Callable[[Sequence[Any]], Any] | None
+    unknown_view: int | None
+    first_timestep: int
+    image_column: str
+    prompt_column: str
+    view_column: str | None
+    device: str = "cpu"
 
 
 class Generator(ABC):
@@ -159,6 +206,10 @@ class Generator(ABC):
         JSON-ready; never a real record's value. The default has nothing to add.
         """
         return {}
+
+    def diffusion_internals(self) -> DiffusionInternals | None:
+        """The fitted diffusion model's parts for white-box audits; ``None`` (the default) for other generators."""
+        return None
 
     def clone(self) -> Generator:
         """A fresh, unfitted generator with the same parameters and seed (for retraining attacks)."""

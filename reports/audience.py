@@ -38,6 +38,8 @@ _RECORD_COLUMN = re.compile(r"^((training|synthetic|holdout|real) )?(row|record)
 
 def is_per_record(block: Mapping[str, Any]) -> bool:
     """Whether a table or figure dict (result.json) shows individual records."""
+    if block.get("kind") == "gallery":  # thumbnails of real images: per-record whatever the flag says
+        return True
     flag = block.get("per_record")
     if isinstance(flag, bool):
         return flag

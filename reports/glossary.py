@@ -267,6 +267,57 @@ _EXACT: dict[str, Entry] = {
     "privacy.inference_risk": Entry("attribute inference risk (anonymeter)",
                                     "Excess success of an attacker guessing a secret column of a training record from "
                                     "the synthetic data, over the same attack on unseen records."),
+    # -- images (audits/images) ----------------------------------------------------------
+    "fidelity.fid": Entry(
+        "image distribution distance (FID)",
+        "Fréchet distance between the embeddings of the generated and the training images (bias-corrected; the "
+        "encoder sets the scale, so read it beside the holdout floor: what unseen real images reach).",
+        "The generated images are at an FID of {value} from the training images; unseen real images are at {reference}.",
+        None,
+    ),
+    "fidelity.kid": Entry(
+        "image distribution distance (KID)",
+        "Kernel inception distance (unbiased polynomial-kernel MMD) between the embeddings of the generated and the "
+        "training images; 0 means indistinguishable.",
+        "The generated images are at a KID of {value} from the training images; unseen real images are at {reference}.",
+        None,
+    ),
+    "fidelity.intra_prompt_ms_ssim": Entry(
+        "similarity of images from one prompt",
+        "Mean MS-SSIM between pairs of images generated from the same prompt (1 = identical images, so no variety); "
+        "the reference is real radiographs that share their findings.",
+        "Images generated from one prompt have a mean MS-SSIM of {value}; real images with the same findings {reference} "
+        "(nearer 1 means less variety).",
+    ),
+    "fidelity.label_consistency_auroc": Entry(
+        "prompted findings recognised in generated images",
+        "Mean AUROC, over findings, of a classifier trained on the real training images at telling generated images "
+        "prompted with a finding from those prompted without it (0.5 = the finding is not rendered); the reference is "
+        "the same classifier on real holdout images.",
+        "A classifier recognises the prompted findings in generated images with a mean AUROC of {value}; on real "
+        "holdout images {reference}.",
+        (0.5, 1.0),
+    ),
+    "privacy.image_copy_rate": Entry(
+        "generated images that copy a training image",
+        "Share of generated images whose calibrated nearest-neighbour distance (Carlini et al., 2023) to a training "
+        "image is below the copy threshold; the holdout images' share is the chance level."),
+    "privacy.image_copy_excess": Entry(
+        "image copies beyond chance",
+        "Share of generated images flagged as copies minus the share of unseen real (holdout) images flagged by the "
+        "same search (0 = no more copies than chance).", None, (-1.0, 1.0)),
+    "privacy.prompt_memorization_rate": Entry(
+        "training prompts the model memorized",
+        "Share of distinct training prompts whose text-conditional noise-prediction norm (Wen et al., 2024) exceeds "
+        "the level of unseen prompts."),
+    "privacy.prompt_memorization_excess": Entry(
+        "memorized prompts beyond chance",
+        "Share of training prompts flagged minus the share of unseen prompts flagged by the same threshold "
+        "(0 = no more than chance).", None, (-1.0, 1.0)),
+    "membership.diffusion.auc": Entry(
+        "membership attack AUC on the diffusion model (stronger attack)",
+        "AUC of the stronger white-box attack (denoising loss or PIA) that tells training images from unseen ones "
+        "(0.5 = coin flip)."),
     "membership.auc": Entry("membership attack AUC (strongest attack)",
                             "AUC of the strongest attack that guesses whether a person's record was used for training "
                             "(0.5 = coin flip)."),
@@ -274,6 +325,24 @@ _EXACT: dict[str, Entry] = {
                                             "The largest differential-privacy epsilon lower bound over the attacks, "
                                             "corrected for their number: any formal guarantee must be at least this "
                                             "(0 = no attack shows a leak).", None, None),
+}
+
+_EXACT["privacy.image_copy_rate_embedding"] = Entry(
+    "generated images that copy a training image (embedding space)",
+    _EXACT["privacy.image_copy_rate"].explanation.replace("nearest-neighbour", "nearest-neighbour (embedding-space)"))
+_EXACT["privacy.image_copy_excess_embedding"] = Entry(
+    "image copies beyond chance (embedding space)", _EXACT["privacy.image_copy_excess"].explanation, None, (-1.0, 1.0))
+
+# By the start of the id, for families with one metric per item: ``fidelity.label_auroc.<finding>``.
+_PREFIX: dict[str, Entry] = {
+    "fidelity.label_auroc.": Entry(
+        "prompted {item} recognised in generated images",
+        "AUROC of a classifier trained on the real training images at telling generated images prompted with this "
+        "finding from those prompted without it (0.5 = not rendered); the reference is the same classifier on real "
+        "holdout images.",
+        "Generated images prompted with {item} show it with an AUROC of {value}; real holdout images {reference}.",
+        (0.5, 1.0),
+    ),
 }
 
 # By the last part of the id: ``membership.<attack>.<measure>`` and the like.
@@ -305,6 +374,11 @@ def entry(name: str, metric: Mapping[str, Any] | None = None) -> Entry:
     A metric's own ``label`` (set by its audit) wins over this table's label.
     """
     found = _EXACT.get(name)
+    for prefix, base in _PREFIX.items():
+        if found is None and name.startswith(prefix) and len(name) > len(prefix):
+            item = name[len(prefix):].replace("_", " ")
+            found = Entry(base.label.format(item=item), base.explanation,
+                          base.finding.replace("{item}", item) if base.finding else None, base.bounds)
     if found is None:
         family, _, rest = name.partition(".")
         last = _last_part(rest)

@@ -14,7 +14,7 @@ import itertools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,8 +113,9 @@ class FigureView:
     anchor: str
     title: str
     caption: str
-    svg: Markup
+    svg: Markup | None
     folded: bool  # drawn inside a closed <details>: opened on demand
+    gallery: list[GalleryItem] = field(default_factory=list)  # a "gallery" figure: image pairs instead of SVG
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,14 @@ class GlossaryRow:
     passing: str
     reference: str  # the real-vs-real reference, "" when the metric has none
     anchor: str
+
+
+@dataclass(frozen=True)
+class GalleryItem:
+    """One group of thumbnails: (label, data URI of a PNG) per image, and a caption."""
+
+    caption: str
+    images: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -363,6 +372,29 @@ def check_result(result: Any) -> None:
             raise DataError(f"The result's '{key}' must be a list, got {type(result[key]).__name__}.")
 
 
+_BASE64 = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
+_PNG_MAGIC = "iVBORw0KGgo"  # base64 of the 8-byte PNG signature's start
+
+
+def _gallery(figure: Mapping[str, Any]) -> list[GalleryItem]:
+    """The thumbnails of a ``gallery`` figure as PNG data URIs; anything but base64 PNG data is left out.
+
+    The template puts each URI in an ``<img src>`` attribute (autoescaped); only ``data:`` images
+    pass the page's Content-Security-Policy, so nothing is fetched.
+    """
+    items = []
+    data = figure.get("data") if isinstance(figure.get("data"), Mapping) else {}
+    for pair in data.get("pairs") or []:
+        if not isinstance(pair, Mapping):
+            continue
+        images = [(str(i.get("label", "")), "data:image/png;base64," + i["png"]) for i in pair.get("images") or []
+                  if isinstance(i, Mapping) and isinstance(i.get("png"), str) and i["png"].startswith(_PNG_MAGIC)
+                  and _BASE64.match(i["png"])]
+        if images:
+            items.append(GalleryItem(str(pair.get("caption", "")), images))
+    return items
+
+
 def trusted_svg(svg: str) -> Markup:
     """Mark an SVG string from :func:`figure_svg` as safe HTML, after checking it is one.
 
@@ -447,10 +479,14 @@ def _section(s: Mapping[str, Any], family: str, gate_status: dict[str, str], anc
         n = next(figure_counter)
         labels = (f.get("data") or {}).get("labels") or []
         big_heatmap = f.get("kind") == "heatmap" and len(labels) > HEATMAP_LABELS_SHOWN
-        shown = sum(not v.folded for v in figures)
-        figures.append(FigureView(anchors("figure", str(f.get("id", n))), str(f.get("title", "")),
-                                  str(f.get("caption", "")), trusted_svg(figure_svg(f, id_prefix=f"fig{n}")),
-                                  folded=big_heatmap or shown >= FIGURES_SHOWN))
+        folded = big_heatmap or sum(not v.folded for v in figures) >= FIGURES_SHOWN
+        anchor, title, caption = anchors("figure", str(f.get("id", n))), str(f.get("title", "")), str(f.get("caption", ""))
+        gallery = _gallery(f) if f.get("kind") == "gallery" else None
+        if gallery:
+            figures.append(FigureView(anchor, title, caption, None, folded=folded, gallery=gallery))
+        else:
+            figures.append(FigureView(anchor, title, caption, trusted_svg(figure_svg(f, id_prefix=f"fig{n}")),
+                                      folded=folded))
     tables = [_table(t) for t in _shown_blocks(s.get("tables"), "table", public, withheld)]
     seconds = s.get("seconds")
     return SectionView(

@@ -294,7 +294,8 @@ def generate(
                 train=prep.train, holdout=prep.holdout,
                 synthetic=_absolute_images(synthetic, prep.modelled, staged.staging),
                 schema=prep.modelled, seed=cfg.seed,
-                generator_factory=generator.clone, include_real_records=cfg.audit.include_real_records,
+                generator_factory=generator.clone, generator=generator,
+                include_real_records=cfg.audit.include_real_records,
                 train_groups=None if prep.train_groups is None else prep.train_groups.to_numpy(),
                 holdout_groups=None if prep.holdout_groups is None else prep.holdout_groups.to_numpy(),
                 rare_level_k=cfg.audit.rare_level_k,
@@ -557,7 +558,7 @@ def _audit_into(
                                   source=f"{_where(holdout, '--holdout')} and {_where(real, '--real')}")
     inputs = AuditInputs(train=train, holdout=hold, synthetic=checked["--synthetic"], schema=schema, seed=run_seed,
                          generator_factory=generator.clone if generator is not None else None,
-                         include_real_records=audit_cfg.include_real_records,
+                         generator=generator, include_real_records=audit_cfg.include_real_records,
                          train_groups=None if train_groups is None else train_groups.to_numpy(),
                          holdout_groups=None if holdout_groups is None else holdout_groups.to_numpy(),
                          rare_level_k=audit_cfg.rare_level_k)
@@ -578,7 +579,7 @@ def _audit_into(
         applied=[a.name for a in applicable],
         not_applicable=[{"audit": a.name, "reason": not_applicable_reason(a, kind)} for a in not_applicable],
         data=_data_summary(str(real) if not isinstance(real, pd.DataFrame) else "<DataFrame>", schema, train, hold,
-                           inputs.synthetic, dropped_columns(full_schema), audit_cfg.rare_level_k),
+                           inputs.synthetic, dropped_columns(full_schema, real_df), audit_cfg.rare_level_k),
         generator=None,
     )
     if staged is not None:

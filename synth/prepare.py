@@ -81,6 +81,7 @@ def load_real(
     defaults: dict[str, Any] = {}
     kinds: dict[str, dict[str, Any]] = {}
     root: Path | None = resolve_root(data, base_dir)
+    left_out: list[str] = []  # columns of a built-in image source that hold no value: not modelled
     if frame is not None:
         table = load_table(frame)
         where = data_label or source_label
@@ -90,8 +91,12 @@ def load_real(
         name = src[len(BUILTIN_PREFIX):] if isinstance(src, str) and src.startswith(BUILTIN_PREFIX) else None
         where = data_label or f"'{src}'"
         if name in IMAGE_SOURCES:
+            from synth.data.images.mimic_cxr import LABEL_COLUMNS
             table, info, kinds = _load_image_source(name, data, root, seed, source_label)
             defaults = info.role_arguments()
+            # The loader's finding columns are fixed (all 14 CheXpert labels); one that no selected study mentions
+            # carries nothing to learn, so it is left out of the model and listed as dropped, not an error.
+            left_out = [c for c in LABEL_COLUMNS if c in table.columns and table[c].isna().all()]
             # the loader's paths are relative to data.root (or absolute, for cached copies): resolved below
         else:
             table = load_table(src, format=data.format)
@@ -119,7 +124,7 @@ def load_real(
         target=pick("target"),
         sensitive=pick("sensitive") or (),
         quasi_identifiers=pick("quasi_identifiers") or (),
-        identifiers=pick("identifiers") or (),
+        identifiers=[*(pick("identifiers") or ()), *left_out],
         group=pick("group"),
         prompt=pick("prompt"),
         source=source_label,
@@ -175,7 +180,7 @@ def prepare(
 ) -> PreparedData:
     """Load, type, validate and split the real data of a run."""
     table, schema = load_real(data, frame, base_dir, source_label, seed=seed)
-    dropped = dropped_columns(schema)
+    dropped = dropped_columns(schema, table)
     split = data.split if data is not None else None
     train, holdout = split_train_holdout(
         table,
@@ -198,12 +203,14 @@ def prepare(
     )
 
 
-def dropped_columns(schema: Schema) -> list[dict[str, str]]:
-    """``[{"name", "reason"}]`` of every column of ``schema`` a generator never sees."""
-    return [{"name": c.name, "reason": _drop_reason(c)} for c in schema.columns if not c.is_modelled]
+def dropped_columns(schema: Schema, table: pd.DataFrame) -> list[dict[str, str]]:
+    """``[{"name", "reason"}]`` of every column of ``schema`` a generator never sees (``table``: its values)."""
+    return [{"name": c.name, "reason": _drop_reason(c, table[c.name])} for c in schema.columns if not c.is_modelled]
 
 
-def _drop_reason(spec: ColumnSpec) -> str:
+def _drop_reason(spec: ColumnSpec, values: pd.Series) -> str:
+    if values.isna().all():
+        return "no values (every row is missing): nothing to model"
     if Role.GROUP in spec.roles:
         return "group (which person a row belongs to): never modelled; the split and privacy audits use it"
     if spec.kind == ColumnKind.TEXT:

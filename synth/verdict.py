@@ -81,9 +81,22 @@ DEFAULT_GATE_SPECS: tuple[DefaultGate, ...] = (
 
 DEFAULT_GATES: tuple[str, ...] = tuple(g.expression for g in DEFAULT_GATE_SPECS)
 _SPECS = {g.expression: g for g in DEFAULT_GATE_SPECS}
-# The defaults by kind of data. No installed audit scores images yet, so images have none:
-# their verdict then rests on the rule that a run where no audit applied does not pass.
-DEFAULT_GATES_BY_KIND: dict[DataKind, tuple[str, ...]] = {DataKind.TABLE: DEFAULT_GATES, DataKind.IMAGE: ()}
+
+# Image data (the image audits in audits/images/): privacy gates with the same logic.
+IMAGE_DEFAULT_GATES: tuple[str, ...] = (
+    # Generated images that reproduce a training image (Carlini et al.'s calibrated nearest-image distance)
+    # significantly more often than unseen holdout images resemble one by chance.
+    "privacy.image_copy_excess.lower_ci <= 0",
+    # Training prompts whose first denoising step departs from the unconditional one (Wen et al. 2024)
+    # significantly more often than prompts the model never saw: memorized prompts.
+    "privacy.prompt_memorization_excess.lower_ci <= 0",
+    # The stronger white-box membership attack on the diffusion model (loss, PIA) close to a coin flip.
+    "membership.diffusion.auc.upper_ci <= 0.6",
+)
+
+# The defaults by kind of data.
+DEFAULT_GATES_BY_KIND: dict[DataKind, tuple[str, ...]] = {DataKind.TABLE: DEFAULT_GATES,
+                                                          DataKind.IMAGE: IMAGE_DEFAULT_GATES}
 
 FIELDS = ("value", "lower_ci", "upper_ci")
 _OPS: dict[str, Callable[[float, float], bool]] = {

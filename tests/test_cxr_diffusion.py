@@ -88,6 +88,8 @@ def test_schema_it_cannot_model_is_refused(data):
         CXRDiffusionGenerator(resolutoin=64)
     with pytest.raises(ConfigError, match="multiple of 8"):
         CXRDiffusionGenerator(resolution=60)
+    with pytest.raises(ConfigError, match="attention_head_dim 32 must divide .*16.*e.g. attention_head_dim: 8"):
+        CXRDiffusionGenerator(block_out_channels=[8, 16])  # 16 channels cannot hold one 32-channel head
 
 
 def test_long_prompts_are_truncated_and_counted(data):

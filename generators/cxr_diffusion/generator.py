@@ -32,7 +32,7 @@ from synth.data.images.io import read_images
 from synth.data.images.labels import column_name
 from synth.data.images.reports import prompt_from_labels
 from synth.errors import ConfigError, DataError
-from synth.generators.base import Condition, Generator, PrivacyGuarantee
+from synth.generators.base import Condition, DiffusionInternals, Generator, PrivacyGuarantee
 from synth.generators.cxr_diffusion.captions import clean_prompt
 from synth.generators.cxr_diffusion.conditioning import Conditioning, prompt_width
 from synth.generators.cxr_diffusion.params import CXRDiffusionParams
@@ -181,6 +181,27 @@ class CXRDiffusionGenerator(Generator):
         levels, shares = self._shares.get(column, ([None], [1.0]))
         value = levels[int(rng.choice(len(levels), p=shares))]
         return np.nan if value is None else value
+
+    # -- white-box access (image audits) -------------------------------------------------------
+    def diffusion_internals(self) -> DiffusionInternals:
+        """The fitted UNet, its training noise schedule and the frozen prompt encoder (see the contract)."""
+        if self.schema is None:
+            raise RuntimeError("cxr_diffusion: call fit (or load) before diffusion_internals")
+        from diffusers import DDPMScheduler
+
+        p: CXRDiffusionParams = self.params  # type: ignore[assignment]
+        sampler = sampling_scheduler(self.pipeline.scheduler.config, p.sampler)
+        sampler.set_timesteps(p.sampling_steps)
+        strip = p.strip_deid_markers
+        return DiffusionInternals(
+            unet=self.pipeline.unet, noise_scheduler=DDPMScheduler.from_config(self.pipeline.scheduler.config),
+            text_encoder=self._encoder.model, tokenizer=self._encoder.tokenizer, prompt_tokens=self._width,
+            resolution=p.resolution, prepare_prompts=lambda cells: [clean_prompt(t, strip_markers=strip) for t in cells],
+            view_labels=self._view_index if self._view else None,
+            unknown_view=len(self._views) if self._view else None, first_timestep=int(sampler.timesteps[0]),
+            image_column=self._image, prompt_column=self._prompt, view_column=self._view,
+            device=str(self.pipeline.unet.device),
+        )
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from synth.generators.base import GeneratorParams
 
@@ -52,7 +52,7 @@ class CXRDiffusionParams(GeneratorParams):
     dp_max_grad_norm: float = Field(1.0, gt=0, description="per-sample gradient clipping norm for DP")
     dp_epochs: int = Field(5, ge=1, description="DP fine-tuning epochs (Poisson-sampled batches)")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="where to train and sample")
-    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's)")
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's, one per core); fix it for the same bytes on every machine, and use 1 on a shared machine")
     progress: bool = Field(True, description="per-step progress bars on stderr")
 
     @field_validator("resolution")
@@ -68,3 +68,14 @@ class CXRDiffusionParams(GeneratorParams):
         if not 2 <= len(value) <= 5 or any(c < 8 or c % 8 for c in value):
             raise ValueError("block_out_channels needs 2-5 levels, each a multiple of 8 (e.g. [32, 64, 64])")
         return value
+
+    @model_validator(mode="after")
+    def _heads(self) -> CXRDiffusionParams:
+        attended = self.block_out_channels[-min(self.attention_levels, len(self.block_out_channels)):]
+        bad = [c for c in attended if c % self.attention_head_dim]
+        if bad:
+            raise ValueError(
+                f"attention_head_dim {self.attention_head_dim} must divide the channels of the attended levels "
+                f"({', '.join(map(str, attended))}: the last attention_levels of block_out_channels) into whole heads; "
+                f"e.g. attention_head_dim: {min(attended) // 2 if min(attended) % 16 == 0 else 8}")
+        return self

@@ -19,6 +19,8 @@ from torch import nn
 
 from synth.stats.roc import auc
 
+FEATURES = 64  # width of the pooled features (the embedding :meth:`FindingsClassifier.features` returns)
+
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
@@ -33,8 +35,8 @@ class FindingsClassifier:
         self.findings = list(findings)
         self.epochs, self.batch_size, self.lr, self.seed, self.device = epochs, batch_size, lr, seed, device
         torch.manual_seed(seed)
-        self.net = nn.Sequential(_block(1, 16), _block(16, 32), _block(32, 64), _block(64, 64),
-                                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, len(self.findings))).to(device)
+        self.net = nn.Sequential(_block(1, 16), _block(16, 32), _block(32, 64), _block(64, FEATURES),
+                                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(FEATURES, len(self.findings))).to(device)
 
     def fit(self, images: np.ndarray, labels: np.ndarray) -> FindingsClassifier:
         """``images`` float (n, 1, H, W) in [0, 1]; ``labels`` (n, k) with 1, 0, -1 or NaN per finding."""
@@ -68,6 +70,16 @@ class FindingsClassifier:
         x = torch.from_numpy(np.asarray(images, dtype=np.float32))
         out = [torch.sigmoid(self.net(_standardize(x[i:i + 256].to(self.device)))).cpu() for i in range(0, len(x), 256)]
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.findings)))
+
+
+    @torch.no_grad()
+    def features(self, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """The pooled activations the logits are read from, float32 (n, 64): an image embedding
+        (used for FID/KID and nearest-image search in the image audits)."""
+        x = torch.from_numpy(np.asarray(images, dtype=np.float32))
+        body = self.net[:-1]  # everything but the final linear layer
+        out = [body(_standardize(x[i:i + batch_size].to(self.device))).cpu() for i in range(0, len(x), batch_size)]
+        return torch.cat(out).numpy() if out else np.zeros((0, FEATURES), dtype=np.float32)
 
 
 def per_finding_auroc(scores: np.ndarray, labels: np.ndarray, findings: list[str]) -> dict[str, float]:

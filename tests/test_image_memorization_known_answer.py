@@ -1,0 +1,101 @@
+"""Known answer (slow): a diffusion model trained with a few images duplicated under marker prompts memorizes them,
+and the image audits say so; the same model trained without the duplicates does not.
+
+Sizes (tiny CPU model): a phantom set of 100 radiographs at 32 px, split 70 / 30 in row order
+into training and holdout; three training images are added 20 times each (60 extra rows), each
+under a de-identification sentence of the phantom reports with its markers kept (e.g.
+"Comparison is made to the prior study from ___."). Every other prompt has its markers
+stripped, while the same sentences, markers removed, still occur in them: the marker is what
+sets a duplicated prompt apart. UNet: 32 px, channels [16, 32], one layer per block, 800 steps
+of 16 images at learning rate 1e-3, no EMA.
+
+Expected: the three marker prompts are the highest-ranked and flagged by the prompt audit,
+a marker is among the top three attributed words, generated images from those prompts are
+pixel-space copies found by the nearest-image search (and the copy gate fails); the clean
+model (no duplicates, same prompts sampled) flags at most one prompt and few copies.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from image_sets import phantom_table
+
+from synth.audits.base import AuditInputs
+from synth.audits.images.nearest_images import ImageMemorizationAudit
+from synth.audits.images.prompt_memorization import PromptMemorizationAudit
+from synth.data.images.reports import strip_deid_markers
+from synth.data.images.synthetic_set import write_synthetic_images
+from synth.generators.base import Condition
+from synth.generators.cxr_diffusion import CXRDiffusionGenerator
+from synth.schema import ColumnKind, ColumnSpec, Role, Schema
+
+pytestmark = pytest.mark.slow
+
+MARKED = ("Findings were discussed with Dr. ___ by telephone at ___.",
+          "Compared to the radiograph of XXXX, there is little change.",
+          "Comparison is made to the prior study from ___.")
+COPIES = 20
+MODEL = dict(resolution=32, block_out_channels=[16, 32], layers_per_block=1, train_steps=800, batch_size=16,
+             learning_rate=1e-3, warmup_steps=20, ema_decay=0.0, prompt_dropout=0.1, sampling_steps=20,
+             guidance_scale=3.0, progress=False, num_threads=1, view_conditioning=False)
+
+
+def _schema() -> Schema:
+    return Schema((ColumnSpec("image", ColumnKind.IMAGE),
+                   ColumnSpec("prompt", ColumnKind.TEXT, roles=frozenset({Role.PROMPT})),
+                   ColumnSpec("cardiomegaly", ColumnKind.CATEGORICAL),
+                   ColumnSpec("pleural_effusion", ColumnKind.CATEGORICAL)))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    table = phantom_table(tmp_path_factory.mktemp("phantom") / "set", 100, seed=5, size=32)
+    table = table[["image", "prompt", "cardiomegaly", "pleural_effusion"]].copy()
+    table["prompt"] = [strip_deid_markers(p) for p in table["prompt"]]
+    train, holdout = table.iloc[:70].reset_index(drop=True), table.iloc[70:].reset_index(drop=True)
+    dup_rows, marked = [0, 1, 2], list(MARKED)
+    copies = pd.concat([train.iloc[[r]].assign(prompt=p) for r, p in zip(dup_rows, marked) for _ in range(COPIES)])
+    duplicated = pd.concat([train, copies], ignore_index=True)
+    return {"train": train, "duplicated": duplicated, "holdout": holdout, "marked": marked, "dup_rows": dup_rows}
+
+
+def _audit_inputs(tmp_path, generator, train, holdout, prompts) -> AuditInputs:
+    schema = _schema()
+    rows = sum(8 for _ in prompts)
+    synthetic = generator.sample(rows, conditions=[Condition(8, {"prompt": p}) for p in prompts], seed=3)
+    synthetic = write_synthetic_images(synthetic, schema, tmp_path / "images")
+    synthetic["image"] = [str(tmp_path / p) for p in synthetic["image"]]
+    return AuditInputs(train=train, holdout=holdout, synthetic=synthetic, schema=schema, seed=0, generator=generator,
+                       include_real_records=False, n_jobs=1)
+
+
+def _fit(train: pd.DataFrame) -> CXRDiffusionGenerator:
+    return CXRDiffusionGenerator(seed=0, **MODEL).fit(train, _schema())
+
+
+def test_duplicated_marker_prompts_are_memorized_and_found(data, tmp_path):
+    generator = _fit(data["duplicated"])
+    inputs = _audit_inputs(tmp_path, generator, data["duplicated"], data["holdout"], data["marked"])
+    prompts = PromptMemorizationAudit(top_prompts=5, n_noise=4, min_word_people=1).run(inputs)
+    rate = prompts.metric("privacy.prompt_memorization_rate")
+    ranking = prompts.tables[0]
+    assert rate.details["flagged_prompts"] >= 3, prompts.summary
+    assert all(row[1] == COPIES for row in ranking.rows[:3]), ranking.rows[:5]  # the marked prompts lead
+    words = [row[0] for row in prompts.tables[1].rows[:3]]
+    assert {"___", "xxxx"} & set(words), words
+    copies = ImageMemorizationAudit(epochs=3).run(inputs)
+    found = copies.metric("privacy.image_copy_rate")
+    assert found.value >= 0.5, copies.summary
+    assert copies.metric("privacy.image_copy_excess").ci.low > 0
+    nearest = {row[1] for row in copies.tables[0].rows}
+    assert nearest & set(data["dup_rows"]), copies.tables[0].rows  # the copies point at the duplicated images
+
+
+def test_the_same_audit_of_a_model_without_duplicates_flags_close_to_none(data, tmp_path):
+    generator = _fit(data["train"])
+    inputs = _audit_inputs(tmp_path, generator, data["train"], data["holdout"], data["marked"])
+    prompts = PromptMemorizationAudit(top_prompts=5, n_noise=4).run(inputs)
+    assert prompts.metric("privacy.prompt_memorization_rate").details["flagged_prompts"] <= 1, prompts.summary
+    copies = ImageMemorizationAudit(epochs=3).run(inputs)
+    assert copies.metric("privacy.image_copy_excess").ci.low <= 0, copies.summary

@@ -1,0 +1,89 @@
+"""The white-box image audits on a tiny fitted diffusion model: they run, state their threat model and
+intervals, keep real prompt text out of the output unless asked, and skip without the model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+import pytest
+from image_sets import phantom_table
+
+from synth.audits.base import AuditInputs
+from synth.audits.images import denoiser
+from synth.audits.images.diffusion_membership import DiffusionMembershipAudit
+from synth.audits.images.prompt_memorization import RARE_WORD, PromptMemorizationAudit
+from synth.errors import ConfigError
+from synth.generators.cxr_diffusion import CXRDiffusionGenerator
+from synth.schema import ColumnKind, ColumnSpec, Role, Schema
+
+TINY = dict(resolution=16, block_out_channels=[8, 16], attention_head_dim=8, train_steps=3, batch_size=4, warmup_steps=1, sampling_steps=2,
+            progress=False, num_threads=1, max_prompt_tokens=32)
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    table = phantom_table(tmp_path_factory.mktemp("phantom") / "set", 48, seed=2, size=32)
+    table = table[["image", "prompt", "view_position", "cardiomegaly"]]
+    schema = Schema((ColumnSpec("image", ColumnKind.IMAGE),
+                     ColumnSpec("prompt", ColumnKind.TEXT, roles=frozenset({Role.PROMPT})),
+                     ColumnSpec("view_position", ColumnKind.CATEGORICAL), ColumnSpec("cardiomegaly", ColumnKind.CATEGORICAL)))
+    train, holdout = table.iloc[:30].reset_index(drop=True), table.iloc[30:].reset_index(drop=True)
+    generator = CXRDiffusionGenerator(seed=0, **TINY).fit(train, schema)
+    return train, holdout, schema, generator
+
+
+def _inputs(fitted, **kw) -> AuditInputs:
+    train, holdout, schema, generator = fitted
+    return AuditInputs(train=train, holdout=holdout, synthetic=train.iloc[:0], schema=schema, seed=0,
+                       generator=kw.pop("generator", generator), n_jobs=1, **kw)
+
+
+def test_internals_condition_like_the_generator_and_predict_noise_shapes(fitted):
+    m = fitted[3].diffusion_internals()
+    assert m.prompt_column == "prompt" and m.view_column == "view_position" and m.resolution == 16
+    c = denoiser.condition(m, ["Cardiomegaly.", ""], ["PA", "AP"])
+    assert c.hidden.shape[:2] == c.mask.shape == (2, m.prompt_tokens) and c.views.tolist() == m.view_labels(["PA", "AP"]).tolist()
+    x = denoiser.model_images(np.zeros((2, 1, 16, 16)))
+    assert float(x.min()) == -1.0
+    eps = denoiser.predict_noise(m, x, torch.tensor([10, 500]), c)
+    assert tuple(eps.shape) == (2, 1, 16, 16)
+    # gradients reach each token embedding; words follow the prompt's whitespace
+    tokens = denoiser.token_embeddings(m, ["Dr. ___ saw it."])
+    assert tokens.word_text[0] == ["dr", "___", "saw", "it"]
+    assert set(tokens.words[0]) >= {-1, 0, 1, 2, 3}
+
+
+def test_prompt_memorization_reports_scores_without_real_text(fitted):
+    section = PromptMemorizationAudit(max_prompts=12, max_holdout_prompts=12, n_noise=1, top_prompts=2).run(_inputs(fitted))
+    rate = section.metric("privacy.prompt_memorization_rate")
+    assert rate.ci is not None and rate.threat_model is not None and 0 <= rate.value <= 1
+    assert section.metric("privacy.prompt_memorization_excess").ci.low <= section.metric("privacy.prompt_memorization_excess").value
+    dumped = json.dumps(section.to_dict())
+    for prompt in fitted[0]["prompt"]:
+        assert prompt not in dumped  # no training report text without the opt-in
+    words = section.tables[1].rows
+    train_words = " ".join(fitted[0]["prompt"]).lower()
+    assert all(w == RARE_WORD or w in train_words for w, _, _ in words)
+    shown = PromptMemorizationAudit(max_prompts=12, max_holdout_prompts=12, n_noise=1, top_prompts=1).run(
+        _inputs(fitted, include_real_records=True))
+    assert "prompt" in shown.tables[0].columns
+
+
+def test_diffusion_membership_gives_every_metric_with_intervals(fitted):
+    section = DiffusionMembershipAudit(max_images=12, n_noise=1, timesteps=[50]).run(_inputs(fitted))
+    names = {m.name for m in section.metrics}
+    assert {"membership.diffusion.auc", "membership.diffusion_loss.auc", "membership.diffusion_pia.auc",
+            "membership.diffusion_loss.tpr_at_1pct_fpr", "membership.diffusion_pia.epsilon_lower_bound"} <= names
+    head = section.metric("membership.diffusion.auc")
+    assert head.ci.low <= head.value <= head.ci.high and head.threat_model.attacker_has
+
+
+def test_white_box_audits_skip_without_the_model_and_check_their_parameters(fitted):
+    assert PromptMemorizationAudit().run(_inputs(fitted, generator=None)).skipped
+    assert DiffusionMembershipAudit().run(_inputs(fitted, generator=None)).skipped
+    with pytest.raises(ConfigError, match="timesteps"):
+        DiffusionMembershipAudit(timesteps=[5000]).run(_inputs(fitted))
+    with pytest.raises(ConfigError, match="attacks"):
+        DiffusionMembershipAudit(attacks=["secmi"])
