@@ -119,8 +119,9 @@ def main() -> None:
     rows = args.rows or (200_000 if args.source == "population" else NIH_ROWS * 4 // 7)
 
     from synth.audits.base import AuditInputs
-    from synth.audits.runner import build_audits, run_audits
+    from synth.audits.runner import build_audits, run_audits, split_by_kind
     from synth.data.split import split_train_holdout
+    from synth.schema import DataKind
     from synth.errors import SynthUserError
 
     load_before = os.getloadavg()
@@ -133,12 +134,16 @@ def main() -> None:
         audits = build_audits(args.audits, _parse_params(args.param), source="bench")
     except SynthUserError as exc:
         sys.exit(str(exc))
+    # As the pipeline does: the audits for table data only (the image audits do not apply).
+    audits, not_applicable = split_by_kind(audits, DataKind.TABLE)
     inputs = AuditInputs(train=train, holdout=holdout, synthetic=synthetic, schema=schema, seed=args.seed)
 
     print(f"full audit benchmark: source={args.source}, {len(train)} train / {len(holdout)} holdout / "
           f"{len(synthetic)} synthetic rows, {len(schema.names)} columns; data prepared in {prep:.1f} s")
     print(f"cores usable: {inputs.n_jobs}; load average before: "
           + " ".join(f"{x:.2f}" for x in load_before))
+    if not_applicable:
+        print("not applicable to table data (not run): " + ", ".join(a.name for a in not_applicable))
     from synth.execution import open_engine, use_engine
 
     engine = open_engine(args.engine, None, args.num_cpus)
