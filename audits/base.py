@@ -186,6 +186,9 @@ class AuditSection:
     error: str | None = None  # set by the runner when the audit crashed (a failed gate follows)
     seconds: float = 0.0
     peak_rss_mib: float | None = None  # this process's peak memory during the audit (manifest only)
+    # The largest peak of one engine worker process (e.g. a Ray worker) during the audit, MiB;
+    # None when no shard ran outside this process (manifest only).
+    worker_peak_rss_mib: float | None = None
 
     def metric(self, name: str) -> Metric:
         for m in self.metrics:

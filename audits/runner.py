@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from synth.audits.base import Audit, AuditInputs, AuditSection
 from synth.cpus import free_cpus
+from synth.execution.active import active_engine
 from synth.execution.resources import peak_rss_mib, reset_peak_rss
 from synth.errors import ConfigError, did_you_mean
 from synth.registry import audit_class, audit_names
@@ -98,6 +99,8 @@ def run_audits(
         if on_start:
             on_start(audit)
         started = time.perf_counter()
+        engine = active_engine()
+        first_timing = len(engine.timings)
         peak_resets = reset_peak_rss()  # so the peak read below is this audit's own
         if audit.needs_target and inputs.schema.target is None:
             section = audit.skip("no target column is set (data.target in the config)")
@@ -112,6 +115,8 @@ def run_audits(
                 section.error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         section.seconds = time.perf_counter() - started
         section.peak_rss_mib = peak_rss_mib() if peak_resets else None
+        worker_peaks = [t.worker_peak_rss_mib for t in engine.timings[first_timing:] if t.worker_peak_rss_mib is not None]
+        section.worker_peak_rss_mib = max(worker_peaks, default=None)
         sections.append(section)
     return sections
 

@@ -55,6 +55,14 @@ def _run(engine, audits, inputs):
     return out, time.perf_counter() - t0, _cpu() - cpu0
 
 
+def _table_audits(names):
+    """The audits for table data, as the pipeline picks them (the image audits do not apply)."""
+    from synth.audits.runner import build_audits, split_by_kind
+    from synth.schema import DataKind
+
+    return split_by_kind(build_audits(names, None, source="bench"), DataKind.TABLE)[0]
+
+
 def _metric_dicts(sections) -> dict[str, str]:
     return {m.name: json.dumps(m.to_dict(), sort_keys=True, default=str) for s in sections for m in s.metrics}
 
@@ -117,7 +125,6 @@ def main() -> None:
     from bench_full_audit import _tables
 
     from synth.audits.base import AuditInputs
-    from synth.audits.runner import build_audits
     from synth.data.split import split_train_holdout
     from synth.execution import LocalEngine, open_engine
 
@@ -134,16 +141,16 @@ def main() -> None:
     w_train, w_hold = split_train_holdout(w_real, schema, holdout_fraction=0.25, seed=args.seed)
     warm = AuditInputs(train=w_train, holdout=w_hold, synthetic=w_syn.iloc[: len(w_train)], schema=schema)
     with contextlib.redirect_stdout(io.StringIO()):
-        _run(LocalEngine(), build_audits(args.audits, None, source="bench"), warm)
+        _run(LocalEngine(), _table_audits(args.audits), warm)
 
-    local_sections, local_s, local_cpu = _run(LocalEngine(), build_audits(args.audits, None, source="bench"), inputs)
+    local_sections, local_s, local_cpu = _run(LocalEngine(), _table_audits(args.audits), inputs)
     t0 = time.perf_counter()
     ray_engine = open_engine("ray", None, args.num_cpus)
     start_s = time.perf_counter() - t0
     print(f"  Ray cluster started in {start_s:.1f} s: {ray_engine.describe()}", flush=True)
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        _run(ray_engine, build_audits(args.audits, None, source="bench"), warm)
+        _run(ray_engine, _table_audits(args.audits), warm)
     warm_s = time.perf_counter() - t0
     ray_engine.timings.clear()
     print(f"  Ray workers warmed up in {warm_s:.1f} s (imports, numba; once per cluster)", flush=True)
@@ -158,7 +165,7 @@ def main() -> None:
             in_maps[0] += time.perf_counter() - t
 
     ray_engine.map = timed_map  # the driver's own time is the run's wall time outside the maps
-    audits = build_audits(args.audits, None, source="bench")
+    audits = _table_audits(args.audits)
     ray_sections, ray_s, ray_cpu = _run(ray_engine, audits, inputs)
     timings = list(ray_engine.timings)
     ray_engine.close()

@@ -363,11 +363,13 @@ def _absolute_images(frame: pd.DataFrame, schema: Schema, root: Path) -> pd.Data
 
 
 def _record_execution(manifest: dict[str, Any], engine: Any, sections: Sequence[AuditSection]) -> None:
-    """The engine that ran the audits, and each audit's wall time and peak memory, into ``manifest``."""
+    """The engine that ran the audits, and each audit's wall time and peak memory (this
+    process's, and the largest of one engine worker's where shards ran elsewhere), into ``manifest``."""
     manifest["execution"] = engine.describe() if engine is not None else {"engine": "local"}
     manifest["audits"] = [
         {"audit": s.audit, "seconds": round(s.seconds, 3),
-         "peak_rss_mib": None if s.peak_rss_mib is None else round(s.peak_rss_mib, 1)}
+         "peak_rss_mib": None if s.peak_rss_mib is None else round(s.peak_rss_mib, 1),
+         "worker_peak_rss_mib": None if s.worker_peak_rss_mib is None else round(s.worker_peak_rss_mib, 1)}
         for s in sections
     ]
 

@@ -103,6 +103,8 @@ def test_cli_audit_on_ray_gives_the_local_result(tmp_path: Path, shard_everythin
     assert manifest["execution"]["engine"] == "ray" and manifest["execution"]["workers"] == 2
     assert [a["audit"] for a in manifest["audits"]] == ["memorization"]
     assert all(a["seconds"] > 0 and a["peak_rss_mib"] > 0 for a in manifest["audits"])
+    # The shards ran in Ray workers, whose own peak memory is recorded beside the driver's.
+    assert all(a["worker_peak_rss_mib"] > 0 for a in manifest["audits"])
     copies = _metrics(tmp_path / "ray" / "result.json")["privacy.exact_copy_rate"]
     assert copies["value"] > 0  # the planted copies are found on Ray too
 

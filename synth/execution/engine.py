@@ -22,12 +22,14 @@ class Shard:
 
 @dataclass
 class ShardTiming:
-    """How long one shard took where it ran (seconds inside the worker, transfers excluded)."""
+    """How long one shard took where it ran (seconds inside the worker, transfers excluded),
+    and, for shards run in another process, that worker's peak memory during the shard (MiB)."""
 
     label: str
     rows: int
     seconds: float
     work: dict[str, Any] = field(default_factory=dict)
+    worker_peak_rss_mib: float | None = None
 
 
 class Engine(ABC):

@@ -29,13 +29,17 @@ CONNECT_TIMEOUT_S = 5.0
 _RAY_CLIENT_PORT = 10001
 
 
-def _run_shard(fn: Callable[..., R], keys: tuple[str, ...], *args: Any) -> tuple[float, R]:
+def _run_shard(fn: Callable[..., R], keys: tuple[str, ...], *args: Any) -> tuple[float, float | None, R]:
     """Inside a Ray worker: rebuild the shared mapping from the (resolved) object refs, call
-    ``fn``; returns (seconds it took, its result)."""
+    ``fn``; returns (seconds it took, the worker's peak resident memory during it in MiB or
+    None where the peak cannot be reset, its result)."""
+    from synth.execution.resources import peak_rss_mib, reset_peak_rss
+
+    resets = reset_peak_rss()  # workers are reused: the peak read below is this shard's own
     started = time.perf_counter()
     shared = dict(zip(keys, args[: len(keys)], strict=True))
     result = fn(shared, *args[len(keys):])
-    return time.perf_counter() - started, result
+    return time.perf_counter() - started, (peak_rss_mib() if resets else None), result
 
 
 def check_reachable(address: str, key: str = "execution.address", timeout: float = CONNECT_TIMEOUT_S) -> None:
@@ -146,8 +150,8 @@ class RayEngine(Engine):
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
                     i = pending.pop(ref)
-                    seconds, results[i] = ray.get(ref)
-                    self.timings.append(ShardTiming(label, shards[i].rows, seconds, shards[i].work))
+                    seconds, worker_peak, results[i] = ray.get(ref)
+                    self.timings.append(ShardTiming(label, shards[i].rows, seconds, shards[i].work, worker_peak))
                     tracker.advance(shards[i].rows)
         finally:
             tracker.close()
