@@ -92,6 +92,21 @@ def test_schema_it_cannot_model_is_refused(data):
         CXRDiffusionGenerator(block_out_channels=[8, 16])  # 16 channels cannot hold one 32-channel head
 
 
+def test_attention_heads_hold_attention_head_dim_channels():
+    """diffusers' UNet reads its attention_head_dim as a head count: the plugin's is channels per head."""
+    from diffusers.models.attention_processor import Attention
+
+    from synth.generators.cxr_diffusion.unet import build_unet
+
+    unet = build_unet(resolution=64, block_out_channels=[32, 64, 64], layers_per_block=1, attention_head_dim=32,
+                      cross_attention_dim=384, num_views=2, attention_levels=1)
+    layers = [m for m in unet.modules() if isinstance(m, Attention)]
+    assert layers and {(m.heads, m.inner_dim // m.heads) for m in layers} == {(2, 32)}  # 64 channels: 2 heads of 32
+    wide = build_unet(resolution=64, block_out_channels=[32, 64, 128], layers_per_block=1, attention_head_dim=16,
+                      cross_attention_dim=384, num_views=None, attention_levels=2)
+    assert {(m.heads, m.inner_dim // m.heads) for m in wide.modules() if isinstance(m, Attention)} == {(4, 16), (8, 16)}
+
+
 def test_long_prompts_are_truncated_and_counted(data):
     frame, schema = data
     with pytest.warns(UserWarning, match=r"training prompts are longer than 12 tokens"):
