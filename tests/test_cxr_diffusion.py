@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from synth.data.coerce import coerce_to_schema
 from synth.data.images.mimic_cxr import COLUMN_KINDS, MIMIC_CXR_INFO, load_mimic_cxr
@@ -55,6 +56,18 @@ def test_seeded_sampling_and_unconditioned_rows_carry_no_real_text(fitted, data)
         sick = any(row[c] in (1, -1) for c in ("cardiomegaly", "pleural_effusion", "pneumothorax", "consolidation"))
         assert (row["no_finding"] == 1) != sick
     assert not set(a["prompt"]) & set(frame["prompt"]) - {"No acute cardiopulmonary process."}
+
+
+def test_the_same_seed_fits_the_same_weights_whatever_the_global_rng(data):
+    frame, schema = data
+    fits = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)  # a library caller's own use of torch's global generator
+        gen = CXRDiffusionGenerator(seed=4, **{**TINY, "train_steps": 1}).fit(frame, schema)
+        fits.append(gen.pipeline.unet.state_dict())
+    assert all(torch.equal(fits[0][k], fits[1][k]) for k in fits[0])
+    other = CXRDiffusionGenerator(seed=5, **{**TINY, "train_steps": 1}).fit(frame, schema).pipeline.unet.state_dict()
+    assert not all(torch.equal(fits[0][k], other[k]) for k in fits[0])
 
 
 def test_conditions_fix_labels_prompt_and_view(fitted):
