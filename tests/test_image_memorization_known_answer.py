@@ -82,7 +82,9 @@ def test_duplicated_marker_prompts_are_memorized_and_found(data, tmp_path):
     ranking = prompts.tables[0].rows  # (rank, images with this prompt, norm, flagged, top words), highest first
     words = [row[0] for row in prompts.tables[1].rows[:3]]
     found = copies.metric("privacy.image_copy_rate")
-    nearest = {row[1] for row in copies.tables[0].rows}
+    n_train, dup = len(data["train"]), data["dup_rows"]
+    # the nearest training row of each closest generation, as the image it shows (a copy row is its source's image)
+    nearest = {r if r < n_train else dup[(r - n_train) // COPIES] for _, r, _, _ in copies.tables[0].rows}
     seen = (f"ranking {ranking[:6]}\nwords {prompts.tables[1].rows[:5]}\n{prompts.summary}\n{copies.summary}\n"
             f"closest {copies.tables[0].rows[:5]}")
     print(seen)
