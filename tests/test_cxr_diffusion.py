@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from synth.data.coerce import coerce_to_schema
 from synth.data.images.mimic_cxr import COLUMN_KINDS, MIMIC_CXR_INFO, load_mimic_cxr
@@ -57,6 +58,18 @@ def test_seeded_sampling_and_unconditioned_rows_carry_no_real_text(fitted, data)
     assert not set(a["prompt"]) & set(frame["prompt"]) - {"No acute cardiopulmonary process."}
 
 
+def test_the_same_seed_fits_the_same_weights_whatever_the_global_rng(data):
+    frame, schema = data
+    fits = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)  # a library caller's own use of torch's global generator
+        gen = CXRDiffusionGenerator(seed=4, **{**TINY, "train_steps": 1}).fit(frame, schema)
+        fits.append(gen.pipeline.unet.state_dict())
+    assert all(torch.equal(fits[0][k], fits[1][k]) for k in fits[0])
+    other = CXRDiffusionGenerator(seed=5, **{**TINY, "train_steps": 1}).fit(frame, schema).pipeline.unet.state_dict()
+    assert not all(torch.equal(fits[0][k], other[k]) for k in fits[0])
+
+
 def test_conditions_fix_labels_prompt_and_view(fitted):
     out = fitted.sample(3, conditions=[Condition(2, {"pneumothorax": 1, "view_position": "AP"}),
                                        Condition(1, {"prompt": "Large right pleural effusion."})], seed=0)
@@ -90,6 +103,21 @@ def test_schema_it_cannot_model_is_refused(data):
         CXRDiffusionGenerator(resolution=60)
     with pytest.raises(ConfigError, match="attention_head_dim 32 must divide .*16.*e.g. attention_head_dim: 8"):
         CXRDiffusionGenerator(block_out_channels=[8, 16])  # 16 channels cannot hold one 32-channel head
+
+
+def test_attention_heads_hold_attention_head_dim_channels():
+    """diffusers' UNet reads its attention_head_dim as a head count: the plugin's is channels per head."""
+    from diffusers.models.attention_processor import Attention
+
+    from synth.generators.cxr_diffusion.unet import build_unet
+
+    unet = build_unet(resolution=64, block_out_channels=[32, 64, 64], layers_per_block=1, attention_head_dim=32,
+                      cross_attention_dim=384, num_views=2, attention_levels=1)
+    layers = [m for m in unet.modules() if isinstance(m, Attention)]
+    assert layers and {(m.heads, m.inner_dim // m.heads) for m in layers} == {(2, 32)}  # 64 channels: 2 heads of 32
+    wide = build_unet(resolution=64, block_out_channels=[32, 64, 128], layers_per_block=1, attention_head_dim=16,
+                      cross_attention_dim=384, num_views=None, attention_levels=2)
+    assert {(m.heads, m.inner_dim // m.heads) for m in wide.modules() if isinstance(m, Attention)} == {(4, 16), (8, 16)}
 
 
 def test_long_prompts_are_truncated_and_counted(data):

@@ -112,6 +112,26 @@ def test_a_single_copy_is_found_but_is_not_a_significant_excess(tmp_path):
     assert section.metric("privacy.image_copy_excess").ci.low <= 0
 
 
+def test_near_copies_of_a_duplicated_training_image_are_flagged(tmp_path):
+    """One training image held 20 times (as a model's most memorized image would be) and generations 0.2 of its
+    neighbourhood's distance from it: Carlini's ratio over the 50 nearest *distinct* images flags them; counting the
+    20 copies as 20 neighbours pulls the mean towards the generations' own distance and hides them."""
+    rng = np.random.default_rng(6)
+    distinct, holdout, fresh = smooth_images(100, 24, rng), smooth_images(40, 24, rng), smooth_images(90, 24, rng)
+    train = np.concatenate([distinct, np.repeat(distinct[:1], 19, axis=0)])  # image 0 held 20 times
+    flat = distinct.reshape(100, -1)
+    around = np.sort(np.linalg.norm(flat[1:] - flat[0], axis=1))[:49].mean()
+    step = rng.normal(size=(10, flat.shape[1]))
+    near = flat[0] + step / np.linalg.norm(step, axis=1, keepdims=True) * 0.2 * around
+    synthetic = np.concatenate([near.reshape(10, 1, 24, 24), fresh]).astype(np.float32)
+    section = ImageMemorizationAudit().run(inputs_from_arrays(tmp_path, train, holdout, synthetic))
+    rate = section.metric("privacy.image_copy_rate")
+    assert rate.details["flagged"] == 10 and rate.details["baseline_flagged"] == 0, section.summary
+    assert {row[1] for row in section.tables[0].rows[:10]} == {0}  # all point at the first of the copies
+    diluted = calibrated_search(near, train.reshape(119, -1), n_neighbors=50, alpha=0.5)
+    assert (diluted.calibrated > 0.5).all()  # what the duplicates would have hidden
+
+
 def test_fresh_images_score_near_one_over_alpha_and_exact_copies_zero():
     rng = np.random.default_rng(4)
     train = smooth_images(200, 16, rng).reshape(200, -1)

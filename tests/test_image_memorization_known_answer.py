@@ -78,24 +78,39 @@ def test_duplicated_marker_prompts_are_memorized_and_found(data, tmp_path):
     generator = _fit(data["duplicated"])
     inputs = _audit_inputs(tmp_path, generator, data["duplicated"], data["holdout"], data["marked"])
     prompts = PromptMemorizationAudit(top_prompts=5, n_noise=4, min_word_people=1).run(inputs)
-    rate = prompts.metric("privacy.prompt_memorization_rate")
-    ranking = prompts.tables[0]
-    assert rate.details["flagged_prompts"] >= 3, prompts.summary
-    assert all(row[1] == COPIES for row in ranking.rows[:3]), ranking.rows[:5]  # the marked prompts lead
-    words = [row[0] for row in prompts.tables[1].rows[:3]]
-    assert {"___", "xxxx"} & set(words), words
     copies = ImageMemorizationAudit(epochs=3).run(inputs)
+    ranking = prompts.tables[0].rows  # (rank, images with this prompt, norm, flagged, top words), highest first
+    words = [row[0] for row in prompts.tables[1].rows[:3]]
     found = copies.metric("privacy.image_copy_rate")
-    assert found.value >= 0.5, copies.summary
-    assert copies.metric("privacy.image_copy_excess").ci.low > 0
-    nearest = {row[1] for row in copies.tables[0].rows}
-    assert nearest & set(data["dup_rows"]), copies.tables[0].rows  # the copies point at the duplicated images
+    n_train, dup = len(data["train"]), data["dup_rows"]
+    # the nearest training row of each closest generation, as the image it shows (a copy row is its source's image)
+    nearest = {r if r < n_train else dup[(r - n_train) // COPIES] for _, r, _, _ in copies.tables[0].rows}
+    seen = (f"ranking {ranking[:6]}\nwords {prompts.tables[1].rows[:5]}\n{prompts.summary}\n{copies.summary}\n"
+            f"closest {copies.tables[0].rows[:5]}")
+    print(seen)
+    marked = [row for row in ranking if row[1] == COPIES]  # no other prompt has COPIES images
+    # the three marker prompts are flagged and lead the ranking of 73 distinct prompts (the top 5 hold all three:
+    # 1 in 6,000 by chance); which clean prompt interleaves with them varies with the model's noise
+    assert len(marked) == 3 and all(row[3] == "yes" for row in marked) and max(row[0] for row in marked) <= 5, seen
+    assert {"___", "xxxx"} & set(words), seen  # a de-identification marker among the top three attributed words
+    assert found.value >= 0.5, seen  # generations from the marker prompts are pixel-space copies
+    assert copies.metric("privacy.image_copy_excess").ci.low > 0, seen  # and the copy gate fails
+    assert nearest & set(data["dup_rows"]), seen  # the copies point at the duplicated images
 
 
 def test_the_same_audit_of_a_model_without_duplicates_flags_close_to_none(data, tmp_path):
     generator = _fit(data["train"])
     inputs = _audit_inputs(tmp_path, generator, data["train"], data["holdout"], data["marked"])
     prompts = PromptMemorizationAudit(top_prompts=5, n_noise=4).run(inputs)
-    assert prompts.metric("privacy.prompt_memorization_rate").details["flagged_prompts"] <= 1, prompts.summary
     copies = ImageMemorizationAudit(epochs=3).run(inputs)
-    assert copies.metric("privacy.image_copy_excess").ci.low <= 0, copies.summary
+    rate = prompts.metric("privacy.prompt_memorization_rate")
+    seen = f"{prompts.summary}\n{copies.summary}"
+    print(seen)
+    # The flagging threshold is the 99 % quantile of ~15 unseen prompts, i.e. their largest value: a prompt the
+    # model did not memorize exceeds it with probability 1 / 16 on average (more when the largest of the 15 happens
+    # to be low), so a clean model flags a few of its 70 prompts by chance; the baseline half of the unseen prompts
+    # measures that rate, and the excess over it is what must stay null.
+    assert rate.details["flagged_prompts"] / rate.details["training_prompts"] < 0.2, seen
+    assert prompts.metric("privacy.prompt_memorization_excess").ci.low <= 0, seen
+    assert copies.metric("privacy.image_copy_rate").value <= 0.25, seen
+    assert copies.metric("privacy.image_copy_excess").ci.low <= 0, seen

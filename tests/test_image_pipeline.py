@@ -33,7 +33,7 @@ def _config(tmp_path, include: bool) -> dict:
             "image_label_consistency": {"epochs": 2, "n_boot": 20, "min_positives": 2},
             "image_diversity": {"n_boot": 20},
             "prompt_memorization": {"n_noise": 1, "top_prompts": 2, "max_prompts": 20, "max_holdout_prompts": 20},
-            "diffusion_membership": {"max_images": 12, "n_noise": 1, "n_boot": 20}}},
+            "diffusion_membership": {"max_images": 12, "n_noise": 1}}},
         "output": {"dir": str(tmp_path / ("out-open" if include else "out")), "formats": ["csv"]},
     }
 

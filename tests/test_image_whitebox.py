@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import torch
+import pandas as pd
 import pytest
+import torch
 from image_sets import phantom_table
 
 from synth.audits.base import AuditInputs
@@ -78,6 +79,33 @@ def test_diffusion_membership_gives_every_metric_with_intervals(fitted):
             "membership.diffusion_loss.tpr_at_1pct_fpr", "membership.diffusion_pia.epsilon_lower_bound"} <= names
     head = section.metric("membership.diffusion.auc")
     assert head.ci.low <= head.value <= head.ci.high and head.threat_model.attacker_has
+
+
+def test_diffusion_membership_auc_interval_counts_a_patient_once(fitted):
+    """Known answer: three identical images per patient carry no more evidence than one image per patient, so
+    the AUC interval clustered by patient is as wide as that of the one-image-per-patient set; counting the copies
+    as independent narrows it by about sqrt(3)."""
+    train, holdout, schema, generator = fitted
+    one_train, one_hold = train.iloc[:12].reset_index(drop=True), holdout.iloc[:12].reset_index(drop=True)
+    tripled_train, tripled_hold = (pd.concat([f] * 3, ignore_index=True) for f in (one_train, one_hold))
+    patients = np.tile(np.arange(12), 3)
+    audit = DiffusionMembershipAudit(max_images=36, n_noise=1, timesteps=[50], attacks=["loss"])
+
+    def interval(tr, ho, **groups):
+        inputs = AuditInputs(train=tr, holdout=ho, synthetic=tr.iloc[:0], schema=schema, seed=0, generator=generator,
+                             n_jobs=1, **groups)
+        section = audit.run(inputs)
+        return section.metric("membership.diffusion_loss.auc"), section
+
+    single, _ = interval(one_train, one_hold)
+    naive, _ = interval(tripled_train, tripled_hold)
+    clustered, section = interval(tripled_train, tripled_hold, train_groups=patients, holdout_groups=patients + 100)
+    assert clustered.value == pytest.approx(single.value) == pytest.approx(naive.value)  # same scores, copied
+    width = {name: m.ci.high - m.ci.low for name, m in (("single", single), ("naive", naive), ("clustered", clustered))}
+    assert 0.85 < width["clustered"] / width["single"] < 1.25, width
+    assert width["naive"] / width["single"] < 0.7, width
+    assert clustered.ci.method.startswith("DeLong, clustered") and clustered.details["n_patients"] == 24
+    assert any("24 patients" in note for note in section.notes)
 
 
 def test_white_box_audits_skip_without_the_model_and_check_their_parameters(fitted):

@@ -121,6 +121,44 @@ def test_float32_screen_cannot_lose_the_true_neighbour():
     np.testing.assert_array_equal(d, d64)
 
 
+def test_many_neighbours_use_the_row_screen_and_keep_the_float64_answer(monkeypatch):
+    """k = 50 of 3,000 rows (3 tiles): the per-row screen. Two far-apart clusters whose fine structure float32
+    cannot resolve, in 64 dimensions, and a query set with exact copies of reference rows: brute force's answer."""
+    from synth.neighbors import search
+
+    def tile_screen(*args):
+        raise AssertionError("the tile screen ran")
+
+    monkeypatch.setattr(search._Search, "run_chunk", tile_screen)
+    rng = np.random.default_rng(5)
+    r = np.where(rng.random((3000, 1)) < 0.5, 0.0, 1000.0) + rng.random((3000, 64)) * 1e-2
+    q = np.where(rng.random((200, 1)) < 0.5, 0.0, 1000.0) + rng.random((200, 64)) * 1e-2
+    q[:20] = r[rng.choice(3000, 20, replace=False)]  # exact copies: distance 0 first
+    brute = np.sqrt(((q[:, None, :] - r[None, :, :]) ** 2).sum(-1))
+    d, i = nearest(q, r, 50)
+    np.testing.assert_allclose(d, np.sort(brute, axis=1)[:, :50], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(np.take_along_axis(brute, i, 1), d, rtol=1e-12)
+    assert (d[:20, 0] == 0).all() and (d[20:, 0] > 0).all()
+    assert all(len(set(row)) == 50 for row in i.tolist())
+
+
+def test_row_screen_falls_back_where_more_rows_tie_than_it_keeps(monkeypatch):
+    """Every query has 40 reference rows at exactly its nearest distance: a top-24 screen (k = 16) cannot hold them
+    all, so those queries take the exact pass; distances still equal brute force's."""
+    from synth.neighbors import search
+
+    calls = []
+    exact = search._Search.run_rows_exact
+    monkeypatch.setattr(search._Search, "run_rows_exact", lambda self, rows: calls.append(rows.numel()) or exact(self, rows))
+    rng = np.random.default_rng(9)
+    points = rng.random((50, 8))
+    r = np.repeat(points, 40, axis=0)  # 40 copies of each point
+    q = points[rng.integers(0, 50, 100)] + rng.normal(0, 1e-3, (100, 8))
+    d, i = nearest(q, r, 16)
+    _check(q, r, 16, "euclidean", d, i, atol=1e-12)
+    assert sum(calls) == 100  # every query tied beyond the kept rows
+
+
 def test_sorted_reference_and_float32_input(data):
     q, r = data
     r_sorted = r[np.argsort(r[:, 0])]

@@ -18,6 +18,13 @@ training. Two attacks, each a score per image (higher = "member"):
 interval), TPR at 1 % and 0.1 % FPR (interval on the true-positive count) and the
 empirical epsilon lower bound (one-sided, simultaneous over thresholds); the headline
 ``membership.diffusion.auc`` is the stronger attack's AUC.
+
+Several images of one patient (a group column such as ``subject_id``: the inputs'
+``train_groups`` / ``holdout_groups``) are not independent draws: they look alike and
+score alike. The AUC interval then counts a patient as one unit (Obuchowski's clustered
+DeLong estimate, :func:`synth.stats.roc.auc_interval` with ``clusters``), so a patient with
+many studies does not shrink it. The TPR-at-FPR intervals and the epsilon bound still
+treat images as independent (the details say so).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock, ThreatModel
@@ -58,6 +66,7 @@ class AttackScores:
     name: str
     scores: np.ndarray  # (2m,) members first
     labels: np.ndarray  # (2m,) 1 member, 0 non-member
+    clusters: np.ndarray | None = None  # (2m,) int patient of each image, or None: every image its own
 
 
 def loss_scores(m: DiffusionInternals, x0: torch.Tensor, prompts: list[str], views: Sequence[object] | None, *,
@@ -102,6 +111,19 @@ def _conditioned_batches(m: DiffusionInternals, x0: torch.Tensor, prompts: list[
         yield rows, x0[rows], denoiser.condition(m, prompts[rows], None if views is None else list(views[rows]))
 
 
+def patient_clusters(inputs: AuditInputs, member_rows: np.ndarray, nonmember_rows: np.ndarray) -> np.ndarray | None:
+    """The patient of each scored image (members first) as int codes (2m,), or None without a group column.
+
+    ``member_rows`` / ``nonmember_rows``: positions in ``inputs.train`` / ``inputs.holdout``.
+    """
+    if inputs.train_groups is None or inputs.holdout_groups is None:
+        return None
+    who = np.concatenate([np.asarray(inputs.train_groups, dtype=object)[member_rows],
+                          np.asarray(inputs.holdout_groups, dtype=object)[nonmember_rows]])
+    codes, _ = pd.factorize(pd.Series(who), use_na_sentinel=False)
+    return codes.astype(np.int64)
+
+
 class DiffusionMembershipAudit(Audit):
     """Loss and PIA membership-inference attacks on the fitted diffusion model.
 
@@ -113,7 +135,7 @@ class DiffusionMembershipAudit(Audit):
         pia_timestep: PIA's timestep; ``pia_norm``: its p.
 
     The AUC's interval is DeLong's (:func:`synth.stats.roc.auc_interval`), like the tabular
-    membership audit's.
+    membership audit's, clustered by patient when the inputs carry a group column.
     """
 
     name = "diffusion_membership"
@@ -163,13 +185,14 @@ class DiffusionMembershipAudit(Audit):
         prompts = m.prepare_prompts([v for r in rows for v in r[m.prompt_column].tolist()])
         views = [v for r in rows for v in r[m.view_column].tolist()] if m.view_column and m.view_labels else None
         labels = np.r_[np.ones(n, dtype=int), np.zeros(n, dtype=int)]
+        clusters = patient_clusters(inputs, members.positions, others.positions)
         runs = []
         if "loss" in p["attacks"]:
             runs.append(AttackScores("loss", loss_scores(m, x0, prompts, views, timesteps=p["timesteps"],
-                                                         n_noise=p["n_noise"], seed=inputs.seed), labels))
+                                                         n_noise=p["n_noise"], seed=inputs.seed), labels, clusters))
         if "pia" in p["attacks"]:
             runs.append(AttackScores("pia", pia_scores(m, x0, prompts, views, timestep=p["pia_timestep"],
-                                                       norm=p["pia_norm"]), labels))
+                                                       norm=p["pia_norm"]), labels, clusters))
         return self._section(runs, n)
 
     def _section(self, runs: list[AttackScores], n: int) -> AuditSection:
@@ -205,6 +228,11 @@ class DiffusionMembershipAudit(Audit):
             f"Loss attack at timesteps {p['timesteps']} with {p['n_noise']} noise draws each; PIA at t = "
             f"{p['pia_timestep']} with p = {p['pia_norm']:g}. Every image is conditioned on its own prompt and view. "
             "TPR at 0.1 % FPR is coarse unless there are well over 10,000 non-members.")
+        clusters = runs[0].clusters
+        if clusters is not None:
+            section.notes.append(
+                f"The {2 * n} images belong to {np.unique(clusters).size} patients; the AUC intervals count a patient as "
+                "one unit (clustered DeLong, Obuchowski 1997), the TPR intervals and epsilon bounds count images.")
         return section
 
 
@@ -214,13 +242,18 @@ def attack_metrics(run: AttackScores) -> list[Metric]:
     prefix = f"membership.diffusion_{run.name}"
     threat = THREAT_MODELS[run.name]
     counts = {"n_members": int(y.sum()), "n_nonmembers": int(y.size - y.sum())}
-    metrics = [Metric(name=f"{prefix}.auc", value=roc.auc(s, y), ci=roc.auc_interval(s, y, level=LEVEL),
+    if run.clusters is not None:
+        counts["n_patients"] = int(np.unique(run.clusters).size)
+    metrics = [Metric(name=f"{prefix}.auc", value=roc.auc(s, y), ci=roc.auc_interval(s, y, level=LEVEL,
+                                                                                       clusters=run.clusters),
                       better="lower", ideal=0.5, threat_model=threat, details=dict(counts),
                       passing="AUC near 0.5: the attack cannot tell training images from unseen images.")]
     for target, suffix, label in _LOW_FPRS:
         r = roc.tpr_at_fpr(s, y, target, level=LEVEL)
         details = {**counts, "target_fpr": target, "achieved_fpr": r.achieved_fpr, "true_positives": r.true_positives,
                    "allowed_false_positives": r.allowed_false_positives}
+        if run.clusters is not None:
+            details["interval_unit"] = "image (patients with several images make it too narrow; the AUC's is per patient)"
         if not r.reliable:
             details["caution"] = (f"coarse: with {counts['n_nonmembers']} non-members an FPR of {label} allows "
                                   f"{r.allowed_false_positives} false positive(s)")

@@ -25,10 +25,12 @@ IMAGE_ONLY = frozenset({DataKind.IMAGE})  # the data kinds every image audit app
 
 @dataclass(frozen=True)
 class ImageSet:
-    """Images (n, 1, s, s) float32 in [0, 1] and the table rows they came from (same order)."""
+    """Images (n, 1, s, s) float32 in [0, 1], the table rows they came from (same order) and those rows'
+    positions (n,) int64 in the table (e.g. to look up each image's patient in ``AuditInputs.train_groups``)."""
 
     images: np.ndarray
     rows: pd.DataFrame
+    positions: np.ndarray
 
     def __len__(self) -> int:
         return len(self.images)
@@ -55,12 +57,12 @@ def synthetic_size(inputs: AuditInputs, size: int | None) -> int:
 def load_set(frame: pd.DataFrame, column: str, size: int, *, max_images: int | None, seed: int,
              n_jobs: int | None = None) -> ImageSet:
     """Read (a seeded random subsample of at most ``max_images``) rows' images at ``size`` pixels."""
-    rows = frame
+    keep = np.arange(len(frame), dtype=np.int64)
     if max_images is not None and len(frame) > max_images:
         keep = np.sort(np.random.default_rng(seed).choice(len(frame), max_images, replace=False))
-        rows = frame.iloc[keep]
+    rows = frame.iloc[keep]
     images = load_images(rows[column].tolist(), size=size, n_jobs=n_jobs)
-    return ImageSet(images, rows)
+    return ImageSet(images, rows, keep)
 
 
 def finding_columns(frame: pd.DataFrame) -> list[str]:

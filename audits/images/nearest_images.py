@@ -11,7 +11,11 @@ Training Data from Diffusion Models", sec. 4.2):
 with ``x_1 .. x_n`` its ``n`` nearest training images (n = 50, alpha = 0.5 as in the
 paper): a copy is much closer to one training image than to the training images around
 it, whereas a novel image sits about as close to its nearest neighbour as to the next
-ones (l near 1 / alpha). It is flagged when l < ``threshold``.
+ones (l near 1 / alpha). It is flagged when l < ``threshold``. The training images are
+searched once per distinct image (exact duplicates at the audit's size kept once): 20
+copies of one radiograph would otherwise fill 20 of the 50 neighbours of a generation
+that reproduces it, pull the mean down to that generation's own distance and hide the
+copy, and duplicated images are the ones a model memorizes first.
 
 The baseline: the same search from the holdout images (real images of the same
 population the generator never saw) gives the share of images that look like copies by
@@ -74,6 +78,16 @@ def calibrated_search(queries: np.ndarray, training: np.ndarray, *, n_neighbors:
     return CalibratedSearch(idx[:, 0].astype(np.int64), d[:, 0], calibrated, k)
 
 
+def distinct_images(images: ImageSet) -> ImageSet:
+    """``images`` with exact pixel duplicates dropped (the first of each kept, order kept)."""
+    flat = np.ascontiguousarray(images.images.reshape(len(images), -1))
+    _, first = np.unique(flat.view(np.dtype((np.void, flat.dtype.itemsize * flat.shape[1]))).ravel(), return_index=True)
+    if len(first) == len(images):
+        return images
+    keep = np.sort(first)
+    return ImageSet(images.images[keep], images.rows.iloc[keep], images.positions[keep])
+
+
 def _flat(images: np.ndarray) -> np.ndarray:
     return images.reshape(len(images), -1).astype(np.float64)
 
@@ -125,7 +139,8 @@ class ImageMemorizationAudit(Audit):
         if len(train) < 2 or len(synthetic) == 0:
             return self.skip("fewer than 2 training images or no synthetic images.")
         search = dict(n_neighbors=p["n_neighbors"], alpha=p["alpha"], n_jobs=inputs.n_jobs)
-        flat_train = _flat(train.images)
+        distinct = distinct_images(train)
+        flat_train = _flat(distinct.images)
         pixel_syn = calibrated_search(_flat(synthetic.images), flat_train, **search)
         pixel_hold = calibrated_search(_flat(holdout.images), flat_train, **search)
         section = AuditSection(audit=self.name, family=self.family, title=self.title)
@@ -133,7 +148,7 @@ class ImageMemorizationAudit(Audit):
         encoder = image_encoder(train, finding_columns(inputs.train), encoder_path=p["encoder_path"], audit=self.name,
                                 seed=inputs.seed, epochs=p["epochs"])
         if encoder is not None:
-            emb_train = encoder.embed(train.images)
+            emb_train = encoder.embed(distinct.images)
             emb_syn = calibrated_search(encoder.embed(synthetic.images), emb_train, **search)
             emb_hold = calibrated_search(encoder.embed(holdout.images), emb_train, **search)
             section.metrics += _copy_metrics("_embedding", "embedding", emb_syn, emb_hold, p["threshold"])
@@ -148,12 +163,13 @@ class ImageMemorizationAudit(Audit):
             f"{len(holdout)} holdout images ({excess.details['baseline_rate']:.1%}) look as close by chance. Excess "
             f"{excess.value:+.1%} [{excess.ci.low:+.1%}, {excess.ci.high:+.1%}].")
         section.figures.append(_histogram(pixel_syn, pixel_hold, p["threshold"]))
-        section.tables.append(_closest_table(synthetic, pixel_syn, train))
+        section.tables.append(_closest_table(synthetic, pixel_syn, distinct))
         section.notes.append(
-            f"Search: exact, over {len(train)} training images at {size} x {size} pixels (Euclidean on pixel values in "
+            f"Search: exact, over {len(distinct)} distinct training images at {size} x {size} pixels (of {len(train)}; "
+            f"exact duplicates count once; Euclidean on pixel values in "
             f"[0, 1]); calibrated distance of Carlini et al. (2023) with the {pixel_syn.n_neighbors} nearest training "
             f"images and alpha = {p['alpha']:g}; a novel image scores about {1 / p['alpha']:.2g}, an exact copy 0.")
-        self._gallery(section, inputs, synthetic, train, pixel_syn)
+        self._gallery(section, inputs, synthetic, distinct, pixel_syn)
         return section
 
     def _gallery(self, section: AuditSection, inputs: AuditInputs, synthetic: ImageSet, train: ImageSet,

@@ -96,11 +96,13 @@ class CXRDiffusionGenerator(Generator):
             warnings.warn(f"cxr_diffusion: {cond.truncated} of {len(prompts)} training prompts are longer than "
                           f"{self._width} tokens and keep their first {self._width} (the impression comes first).",
                           stacklevel=2)
-        unet = (load_unet(p.unet_path, cross_attention_dim=self._encoder.dim) if p.unet_path else
-                build_unet(resolution=p.resolution, block_out_channels=p.block_out_channels,
-                           layers_per_block=p.layers_per_block, attention_head_dim=p.attention_head_dim,
-                           attention_levels=p.attention_levels,
-                           cross_attention_dim=self._encoder.dim, num_views=len(self._views) or None))
+        with torch.random.fork_rng(devices=[]):  # the initial weights come from the seed, not the global RNG
+            torch.manual_seed(self.seed)
+            unet = (load_unet(p.unet_path, cross_attention_dim=self._encoder.dim) if p.unet_path else
+                    build_unet(resolution=p.resolution, block_out_channels=p.block_out_channels,
+                               layers_per_block=p.layers_per_block, attention_head_dim=p.attention_head_dim,
+                               attention_levels=p.attention_levels,
+                               cross_attention_dim=self._encoder.dim, num_views=len(self._views) or None))
         from synth.generators.cxr_diffusion.training import noise_scheduler, train
 
         scheduler = noise_scheduler(p.num_train_timesteps, p.prediction_type)

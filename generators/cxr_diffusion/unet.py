@@ -5,6 +5,13 @@ self- and cross-attention cost grows with the square of the number of pixels, so
 64 px image attention at 16 x 16 is cheap where 32 x 32 would dominate a CPU step; the
 higher levels are convolutional. The view position enters as a class embedding
 (index ``len(views)`` means "unknown", used when the prompt is dropped for guidance).
+
+``attention_head_dim`` here means what it says, channels per head. diffusers'
+``UNet2DConditionModel`` reads its own ``attention_head_dim`` argument as the *number of
+heads* (a naming mistake it keeps for old configs, diffusers issue #2011), so the UNet is
+given ``channels // attention_head_dim`` heads per level; passing the head size through
+unchanged gave 32 heads of one or two channels, attention that cost ~30x its due on a CPU
+and could barely weigh one token against another.
 """
 
 from __future__ import annotations
@@ -24,10 +31,12 @@ def build_unet(*, resolution: int, block_out_channels: list[int], layers_per_blo
     down = ["DownBlock2D"] * (levels - attend) + ["CrossAttnDownBlock2D"] * attend
     up = ["CrossAttnUpBlock2D"] * attend + ["UpBlock2D"] * (levels - attend)
     groups = 8 if min(block_out_channels) % 8 == 0 else 1
+    # diffusers' attention_head_dim is a head *count* per level (see the module docstring)
+    heads = tuple(max(1, c // attention_head_dim) for c in block_out_channels)
     return UNet2DConditionModel(
         sample_size=resolution, in_channels=1, out_channels=1, block_out_channels=tuple(block_out_channels),
         down_block_types=tuple(down), up_block_types=tuple(up), layers_per_block=layers_per_block,
-        cross_attention_dim=cross_attention_dim, attention_head_dim=attention_head_dim, norm_num_groups=groups,
+        cross_attention_dim=cross_attention_dim, attention_head_dim=heads, norm_num_groups=groups,
         num_class_embeds=(num_views + 1) if num_views else None,
     )
 

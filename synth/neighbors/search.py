@@ -43,6 +43,20 @@ different orders) when torch's float32 matrix products may use reduced precision
 (``torch.get_float32_matmul_precision() != "highest"``, or a ``fp32_precision`` backend
 setting other than IEEE) or the data's magnitude would overflow float32.
 
+**Row screen (many neighbours, few tiles).** Tile minima only prune when a query's ``k``
+nearest rows fall into few of many tiles; with ``k`` near or above the number of tiles (50
+nearest of 10,000 images: 10 tiles) every tile is a candidate and the exact pass redoes the
+whole product in float64. For Euclidean searches with ``k >= 8`` and more than half as many
+neighbours as tiles the screen instead keeps, per query, its ``K = k + max(8, k // 4)``
+smallest screening values over all rows (a running top-``K`` merged tile by tile). With
+``U`` the ``k``-th smallest of them, the argument above, made row by row, puts every one of
+the ``k`` nearest rows at a screening value of at most ``U + 2 E_q``; when the ``K``-th kept
+value lies above that bound, the kept rows under it are a complete candidate set and their
+distances are computed from differences in float64 (about ``k`` rows per query instead of
+all of them). A query whose ``K``-th value does not clear the bound (more than ``K - k``
+rows tie with its ``k``-th neighbour, e.g. exact duplicates) takes the exact pass over every
+tile. Either way the answer is that of a float64 search.
+
 **City block / mean absolute** distances are computed in float64 by ``torch.cdist`` in both
 passes; the tile test allows ``2 * 2 gamma_{d+1} (|q|_1 + max |r|_1)`` for their rounding.
 
@@ -100,6 +114,11 @@ _MAX_CANDIDATES = 1 << 22
 # to redo, and a slow worker does not hold up the rest).
 _MIN_SHARD_QUERIES = 2048
 _SHARDS_PER_WORKER = 4
+# Row screen (module docstring): used for Euclidean searches with at least this many
+# neighbours when there are fewer than twice as many reference tiles as neighbours; it keeps
+# k + max(_ROW_SCREEN_SPARE, k // 4) screening values per query.
+_ROW_SCREEN_MIN_K = 8
+_ROW_SCREEN_SPARE = 8
 # Unit round-offs of float32 and float64.
 _U32 = 2.0**-24
 _U64 = 2.0**-53
@@ -182,6 +201,11 @@ class _Search:
             r_l1 = float(r_t.abs().sum(1).max())
             self.slack = 4.0 * _gamma(q_t.shape[1] + 1, _U64) * (q_t.abs().sum(1) + r_l1) + 1e-300
         self.tile_q = min(tile_q, _TILE_QUERIES[torch.float32 if self.screen32 else torch.float64])
+        self.row_screen = metric == "euclidean" and k >= _ROW_SCREEN_MIN_K and 2 * k > len(self.starts)
+        if self.row_screen:
+            self.kept = min(n_r, k + max(_ROW_SCREEN_SPARE, k // 4))
+            # uncentred rows, for distances from differences (the caller's arrays, not copies)
+            self.q_rows, self.r_rows = q_t, torch.from_numpy(r)
 
     def _width(self, b: int) -> int:
         t = self.tiles64[b]
@@ -227,6 +251,51 @@ class _Search:
             rows = torch.nonzero(candidate[b]).squeeze(1)
             if rows.numel():
                 self._merge(best, best_i, rows, self._exact(cs + rows, b), self.starts[b])
+        return best, best_i
+
+    def run_chunk_rows(self, cs: int, ce: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Row screen of queries cs:ce (module docstring): ``(d2, positions, complete)``.
+
+        ``d2`` (rows, k) float64 squared Euclidean distances from differences, ascending, and
+        ``positions`` (rows, k) in the shuffled reference, valid where ``complete`` (rows,) bool;
+        the other rows need :meth:`run_rows_exact`.
+        """
+        k, kept, m = self.k, self.kept, ce - cs
+        dtype = torch.float32 if self.screen32 else torch.float64
+        tiles = self.tiles32 if self.screen32 else self.tiles64
+        queries = self.q32 if self.screen32 else self.q64
+        top = torch.full((m, kept), float("inf"), dtype=dtype)
+        top_i = torch.full((m, kept), -1, dtype=torch.int64)
+        for qs in range(cs, ce, self.tile_q):
+            qe = min(qs + self.tile_q, ce)
+            local = slice(qs - cs, qe - cs)
+            for b, start in enumerate(self.starts):
+                values = torch.mm(queries[qs:qe], tiles[b])
+                v, pos = torch.topk(values, min(kept, values.shape[1]), dim=1, largest=False, sorted=False)
+                cand = torch.cat([top[local], v], 1)
+                cand_i = torch.cat([top_i[local], pos + start], 1)
+                top[local], at = torch.topk(cand, kept, dim=1, largest=False, sorted=True)
+                top_i[local] = torch.gather(cand_i, 1, at)
+        top = top.to(torch.float64)
+        bound = top[:, k - 1] + self.slack[cs:ce]
+        complete = (top[:, -1] > bound) if kept < len(self.perm) else torch.ones(m, dtype=torch.bool)
+        d2 = torch.full((m, kept), float("inf"), dtype=torch.float64)
+        under = top <= bound[:, None]
+        step = max(1, (1 << 22) // max(kept * self.q_rows.shape[1], 1))
+        for s in range(0, m, step):
+            e = min(s + step, m)
+            diff = self.q_rows[cs + s : cs + e, None, :] - self.r_rows[self.perm[top_i[s:e]]]
+            d2[s:e] = torch.where(under[s:e], (diff * diff).sum(-1), torch.inf)
+        d2, at = torch.topk(d2, k, dim=1, largest=False, sorted=True)
+        return d2, torch.gather(top_i, 1, at), complete
+
+    def run_rows_exact(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``k`` best (ranking values, shuffled positions) of the queries ``rows`` over every tile."""
+        best = torch.full((rows.numel(), self.k), float("inf"), dtype=torch.float64)
+        best_i = torch.full((rows.numel(), self.k), -1, dtype=torch.int64)
+        local = torch.arange(rows.numel())
+        for b, start in enumerate(self.starts):
+            self._merge(best, best_i, local, self._exact(rows, b), start)
         return best, best_i
 
     def _merge(self, best: torch.Tensor, best_i: torch.Tensor, rows: torch.Tensor, exact: torch.Tensor, rs: int) -> None:
@@ -357,12 +426,21 @@ def _nearest_here(
 
         def work(cs: int) -> None:
             ce = min(cs + size, n_q)
-            best, best_i = search.run_chunk(cs, ce)
-            if metric == "mean_abs":
-                best = best / max(q.shape[1], 1)
-            d, i = best.numpy(), search.perm[best_i].numpy()
-            if metric == "euclidean":
-                d, i = _recomputed(q[cs:ce], r, i)
+            if search.row_screen:
+                d2, pos, complete = search.run_chunk_rows(cs, ce)
+                d2[d2 < _ZERO_TOL] = 0.0
+                d, i = d2.sqrt().numpy(), search.perm[pos].numpy()
+                redo = np.flatnonzero(~complete.numpy())
+                if redo.size:
+                    _, redo_i = search.run_rows_exact(torch.from_numpy(redo + cs))
+                    d[redo], i[redo] = _recomputed(q[redo + cs], r, search.perm[redo_i].numpy())
+            else:
+                best, best_i = search.run_chunk(cs, ce)
+                if metric == "mean_abs":
+                    best = best / max(q.shape[1], 1)
+                d, i = best.numpy(), search.perm[best_i].numpy()
+                if metric == "euclidean":
+                    d, i = _recomputed(q[cs:ce], r, i)
             if exclude_self:
                 d, i = _drop_self(d, i, np.arange(cs, ce) + row_offset)
             out_d[cs:ce], out_i[cs:ce] = d, i
