@@ -144,7 +144,8 @@ class Generator(ABC):
                         + f" Valid parameters: {', '.join(fields) or '(none)'}."
                     )
                 else:
-                    problems.append(f"generator.params.{key}: {err['msg']}")
+                    # a model-level check (several parameters together) has no field in its location
+                    problems.append(f"generator.params{'.' + key if key else ''}: {err['msg']}")
             raise ConfigError("; ".join(problems)) from None
 
     @classmethod

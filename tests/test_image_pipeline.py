@@ -25,7 +25,7 @@ def _config(tmp_path, include: bool) -> dict:
         "data": {"source": "builtin:cxr-phantom", "root": str(tmp_path / "phantom"), "phantom": {"n": 80, "size": 32},
                  "images": {"views": None}},
         "generator": {"name": "cxr_diffusion", "params": {
-            "resolution": 16, "block_out_channels": [8, 16], "train_steps": 5, "batch_size": 8, "warmup_steps": 1,
+            "resolution": 16, "block_out_channels": [8, 16], "attention_head_dim": 8, "train_steps": 5, "batch_size": 8, "warmup_steps": 1,
             "sampling_steps": 2, "progress": False, "num_threads": 1, "max_prompt_tokens": 32}},
         "sample": {"rows": 24},
         "audit": {"include_real_records": include, "params": {
