@@ -228,15 +228,24 @@ def test_fixed_modes_need_declared_bounds_and_use_no_statistic_of_the_records(tr
 # -- the two mechanisms, known answers ------------------------------------------------------------
 
 
-def test_parity_gap_is_the_weighted_spread_of_group_rates():
-    # Two groups with positive rates 0.2 and 0.6, shares 0.25 / 0.75: centre 0.5,
-    # spread sqrt(0.25 * 0.3^2 + 0.75 * 0.1^2) = sqrt(0.03).
-    scores = torch.tensor([[0.2]] * 3 + [[0.6]] * 5)
-    groups = torch.tensor([0] * 3 + [1] * 5)
-    gap = parity_gap(scores, groups, torch.tensor([0.25, 0.75]))
-    assert float(gap) == pytest.approx(np.sqrt(0.03 + 1e-6), rel=1e-5)
-    equal = parity_gap(torch.full((8, 1), 0.3), groups, torch.tensor([0.25, 0.75]))
+def test_parity_gap_is_the_subgroup_share_of_the_score_variance():
+    # Group 0 (share 0.25) scores 0.1 or 0.3 (mean 0.2, variance 0.01), group 1 (share 0.75)
+    # scores 0.5 or 0.7 (mean 0.6, variance 0.01). Between the groups: centre 0.5,
+    # 0.25 * 0.3^2 + 0.75 * 0.1^2 = 0.03; total 0.03 + 0.01 = 0.04; eta^2 = 0.03 / (0.04 + 1e-4).
+    scores = torch.tensor([[0.1], [0.3], [0.5], [0.7], [0.5], [0.7]])
+    groups = torch.tensor([0, 0, 1, 1, 1, 1])
+    shares = torch.tensor([0.25, 0.75])
+    gap = parity_gap(scores, groups, shares)
+    assert float(gap) == pytest.approx(np.sqrt(0.03 / 0.0401 + 1e-6), rel=1e-5)
+    # the subgroup alone sets the score: eta^2 = 1 (less the variance floor)
+    alone = parity_gap(torch.tensor([[0.2]] * 2 + [[0.6]] * 4), groups, shares)
+    assert float(alone) == pytest.approx(np.sqrt(0.03 / 0.0301 + 1e-6), rel=1e-5)
+    # equal subgroup means: 0 (but for the square root's epsilon)
+    equal = parity_gap(torch.tensor([[0.1], [0.3], [0.1], [0.3], [0.3], [0.1]]), groups, shares)
     assert float(equal) == pytest.approx(1e-3, rel=1e-3)
+    # scale-free: shrinking every score towards one value (fewer positives for everyone)
+    # does not lower it, so the penalty cannot be met by moving the outcome rate
+    assert float(parity_gap(0.2 + 0.5 * (scores - 0.2), groups, shares)) == pytest.approx(float(gap), rel=0.01)
     # a subgroup absent from the batch drops out
     assert float(parity_gap(scores, groups, torch.tensor([0.2, 0.3, 0.5]))) == pytest.approx(
         float(parity_gap(scores, groups, torch.tensor([0.4, 0.6]))), rel=1e-6)
