@@ -37,7 +37,7 @@ import torch
 
 THRESHOLDS = tuple(round(0.1 * k, 1) for k in range(1, 10))
 SOFTNESS = 0.05  # width of the soft threshold, in probability units
-_EPS = 1e-6  # keeps the square root differentiable when the spread is exactly 0
+_EPS = 1e-6  # keeps the square root differentiable when the penalty is exactly 0
 _TAU = 1e-4  # variance floor of a profile component (see the module docstring)
 
 
