@@ -15,7 +15,7 @@ from synth.errors import ConfigError, DataError
 from synth.generators.base import Condition
 from synth.generators.btgan import BtGANGenerator
 from synth.generators.btgan.encoding import TableTransformer
-from synth.generators.btgan.fairness import THRESHOLDS, odds_gap, parity_gap, score_profile
+from synth.generators.btgan.fairness import QUANTILES, odds_gap, parity_gap, score_profile
 from synth.generators.btgan.gmm import fit_mixtures
 from synth.generators.btgan.weights import bucket_weights, density_buckets, density_scores
 from synth.schema import ColumnKind, ColumnSpec, Role, Schema
@@ -228,41 +228,48 @@ def test_fixed_modes_need_declared_bounds_and_use_no_statistic_of_the_records(tr
 # -- the two mechanisms, known answers ------------------------------------------------------------
 
 
-def test_parity_gap_is_the_subgroup_share_of_the_score_variance():
-    # Group 0 (share 0.25) scores 0.1 or 0.3 (mean 0.2, variance 0.01), group 1 (share 0.75)
-    # scores 0.5 or 0.7 (mean 0.6, variance 0.01). Between the groups: centre 0.5,
-    # 0.25 * 0.3^2 + 0.75 * 0.1^2 = 0.03; total 0.03 + 0.01 = 0.04; eta^2 = 0.03 / (0.04 + 1e-4).
-    scores = torch.tensor([[0.1], [0.3], [0.5], [0.7], [0.5], [0.7]])
-    groups = torch.tensor([0, 0, 1, 1, 1, 1])
-    shares = torch.tensor([0.25, 0.75])
-    gap = parity_gap(scores, groups, shares)
-    assert float(gap) == pytest.approx(np.sqrt(0.03 / 0.0401 + 1e-6), rel=1e-5)
-    # the subgroup alone sets the score: eta^2 = 1 (less the variance floor)
-    alone = parity_gap(torch.tensor([[0.2]] * 2 + [[0.6]] * 4), groups, shares)
-    assert float(alone) == pytest.approx(np.sqrt(0.03 / 0.0301 + 1e-6), rel=1e-5)
-    # equal subgroup means: 0 (but for the square root's epsilon)
-    equal = parity_gap(torch.tensor([[0.1], [0.3], [0.1], [0.3], [0.3], [0.1]]), groups, shares)
+def test_parity_gap_is_the_weighted_spread_of_group_rates():
+    # Two groups with positive rates 0.2 and 0.6, shares 0.25 / 0.75: centre 0.5,
+    # spread sqrt(0.25 * 0.3^2 + 0.75 * 0.1^2) = sqrt(0.03).
+    scores = torch.tensor([[0.2]] * 3 + [[0.6]] * 5)
+    groups = torch.tensor([0] * 3 + [1] * 5)
+    gap = parity_gap(scores, groups, torch.tensor([0.25, 0.75]))
+    assert float(gap) == pytest.approx(np.sqrt(0.03 + 1e-6), rel=1e-5)
+    equal = parity_gap(torch.full((8, 1), 0.3), groups, torch.tensor([0.25, 0.75]))
     assert float(equal) == pytest.approx(1e-3, rel=1e-3)
-    # scale-free: shrinking every score towards one value (fewer positives for everyone)
-    # does not lower it, so the penalty cannot be met by moving the outcome rate
-    assert float(parity_gap(0.2 + 0.5 * (scores - 0.2), groups, shares)) == pytest.approx(float(gap), rel=0.01)
     # a subgroup absent from the batch drops out
     assert float(parity_gap(scores, groups, torch.tensor([0.2, 0.3, 0.5]))) == pytest.approx(
         float(parity_gap(scores, groups, torch.tensor([0.4, 0.6]))), rel=1e-6)
 
 
+def test_score_profile_flags_each_decile_and_ignores_a_common_shift_or_stretch():
+    torch.manual_seed(0)
+    logit = torch.randn(1000)
+    logits = torch.stack([torch.zeros(1000), logit], 1)
+    profile = score_profile(logits)
+    assert profile.shape == (1000, len(QUANTILES))
+    # the k-th decile flags about (1 - k) of the rows
+    assert profile.mean(0).numpy() == pytest.approx(1 - np.array(QUANTILES), abs=0.03)
+    groups = (logit > 0.5).long()  # the score depends on the group
+    shares = torch.tensor([0.7, 0.3])
+    gap = float(parity_gap(profile, groups, shares))
+    assert gap > 0.2
+    # every score lowered and squeezed (fewer positives for everyone): same ranks, same penalty
+    squeezed = torch.stack([torch.zeros(1000), 0.3 * logit - 2.0], 1)
+    assert float(parity_gap(score_profile(squeezed), groups, shares)) == pytest.approx(gap, rel=1e-4)
+    # a score that ignores the group: about 0
+    assert float(parity_gap(profile, torch.randint(0, 2, (1000,)), shares)) < 0.05
+
+
 def test_score_profile_sees_differences_a_mean_hides():
-    # Same mean probability (0.5) in both groups, but group 1 is split 0.1 / 0.9: a
-    # threshold at 0.5 flags half of group 1 and all or none of group 0.
-    probs = lambda p: torch.stack([1 - p, p], 1)  # noqa: E731
-    p = torch.tensor([0.5, 0.5, 0.5, 0.5, 0.1, 0.9, 0.1, 0.9])
+    # Same mean score in both groups, but group 1 is split low / high: a threshold in the
+    # middle flags half of group 1 and all or none of group 0.
+    s = torch.tensor([0.0, 0.0, 0.0, 0.0, -2.0, 2.0, -2.0, 2.0])
+    logits = torch.stack([torch.zeros(8), s], 1)
     groups = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
     shares = torch.tensor([0.5, 0.5])
-    profile = score_profile(probs(p))
-    assert profile.shape == (8, 1 + len(THRESHOLDS))
-    assert float(profile[4, 1]) == pytest.approx(0.5)  # sigmoid(0) at the 0.1 cut-off
-    assert float(parity_gap(probs(p)[:, 1:], groups, shares)) == pytest.approx(1e-3, rel=1e-3)  # means agree
-    assert float(parity_gap(profile, groups, shares)) > 0.1  # the profiles do not
+    assert float(parity_gap(s[:, None], groups, shares)) == pytest.approx(1e-3, rel=1e-3)  # means agree
+    assert float(parity_gap(score_profile(logits), groups, shares)) > 0.1  # the profiles do not
 
 
 def test_odds_gap_conditions_on_the_true_class():

@@ -68,7 +68,8 @@ def test_penalty_removes_a_real_outcome_gap_and_its_downstream_disparity():
     fair = BtGANGenerator(seed=0, **PARAMS).fit(train, SCHEMA).sample(20_000)
     plain = BtGANGenerator(seed=0, fairness_weight=0.0, **PARAMS).fit(train, SCHEMA).sample(20_000)
     real_gap = _rate_gap(train)
-    assert real_gap > 0.15
+    # the population's gap is about 0.12; its standard error on 2000 rows is about 0.017
+    assert real_gap > 0.08
     assert _rate_gap(plain) > 0.5 * real_gap  # without the penalty the gap is learned
     assert _rate_gap(fair) < 0.35 * real_gap  # with it, most of the gap is gone
     fair_auc, fair_disparity = _downstream(fair, fresh)
