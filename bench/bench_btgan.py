@@ -54,6 +54,7 @@ HEADLINES = ["fairness.dp_diff_synthetic", "fairness.dp_diff_real", "utility.aur
              "fairness.bias_amplification", "gap_real_train", "gap_synthetic_20k", "positive_rate_real_train",
              "positive_rate_synthetic_20k", "fairness.eo_diff_synthetic", "fidelity.subgroup_worst_marginal_score",
              "fidelity.coverage", "fidelity.recall", "fidelity.detection_auc", "smallest_subgroup_share_error",
+             "flagged_share_real_model", "flagged_share_synthetic_model",
              "membership.auc", "membership.epsilon_lower_bound_max", "epsilon_spent", "fit_seconds"]
 
 
@@ -103,7 +104,25 @@ def run_one(variant: str, generator: str, params: dict, seed: int, audits: list[
         privacy = run.result.generator["privacy"] if run.result.generator else {}
         row["epsilon_spent"] = privacy.get("epsilon")
         row.update({k: metrics.get(k) for k in HEADLINES if k in metrics})
+        row.update(_flagged_shares(run.result))
         return row
+
+
+def _flagged_shares(result) -> dict:
+    """Share of the real holdout each downstream model of the fairness audit flags positive
+    (from its per-subgroup table, first attribute): a model that flags few rows shows small
+    parity gaps whatever it has learned, so read ``dp_diff`` beside it."""
+    tables = [t for s in result.sections if s.audit == "fairness" for t in s.tables
+              if t.title.startswith("Downstream model by subgroup")]
+    if not tables:
+        return {}
+    rows = [r for r in tables[0].rows if r[0] == tables[0].rows[0][0]]  # attribute, group, model, n, rate, ...
+    out = {}
+    for which in ("real", "synthetic"):
+        mine = [r for r in rows if r[2].endswith(f"({which})")]
+        n = sum(r[3] for r in mine)
+        out[f"flagged_share_{which}_model"] = sum(r[3] * r[4] for r in mine) / n if n else None
+    return out
 
 
 def _large_sample_gaps(generator: str, saved: Path, train: pd.DataFrame, rows: int = 20_000) -> dict:

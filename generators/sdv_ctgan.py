@@ -9,25 +9,17 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator
 
+from synth.generators.gan_params import GANCoreParams
 from synth.generators.sdv_adapter import SDVGenerator, SDVParams
 
 
-class CTGANParams(SDVParams):
-    """Parameters of :class:`CTGANGenerator`: SDV's CTGANSynthesizer keywords plus synth's ``missing_values``."""
+class CTGANParams(SDVParams, GANCoreParams):
+    """Parameters of :class:`CTGANGenerator`: SDV's CTGANSynthesizer keywords plus synth's ``missing_values``.
 
-    epochs: PositiveInt = Field(300, description="Training passes over the data.")
-    batch_size: PositiveInt = Field(500, description="Rows per training step; even and a multiple of pac.")
-    embedding_dim: PositiveInt = Field(128, description="Size of the random noise vector fed to the generator.")
-    generator_dim: tuple[PositiveInt, ...] = Field((256, 256), description="Widths of the generator's residual layers.")
-    discriminator_dim: tuple[PositiveInt, ...] = Field((256, 256), description="Widths of the discriminator's layers.")
-    generator_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the generator.")
-    generator_decay: float = Field(1e-6, ge=0, description="Adam weight decay of the generator.")
-    discriminator_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the discriminator.")
-    discriminator_decay: float = Field(1e-6, ge=0, description="Adam weight decay of the discriminator.")
-    discriminator_steps: PositiveInt = Field(1, description="Discriminator updates per generator update.")
-    log_frequency: bool = Field(
-        True, description="Draw training conditions by log category frequency, which helps rare categories."
-    )
+    The GAN core's settings (epochs, batch size, widths, Adam) are :class:`GANCoreParams`;
+    ``batch_size`` must be even and a multiple of ``pac`` here.
+    """
+
     pac: PositiveInt = Field(10, description="Rows the discriminator judges together (PacGAN), against mode collapse.")
     enable_gpu: bool = Field(
         False, description="Train on CUDA when available; same-seed output is only guaranteed identical on CPU."

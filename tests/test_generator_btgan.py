@@ -15,7 +15,7 @@ from synth.errors import ConfigError, DataError
 from synth.generators.base import Condition
 from synth.generators.btgan import BtGANGenerator
 from synth.generators.btgan.encoding import TableTransformer
-from synth.generators.btgan.fairness import THRESHOLDS, odds_gap, parity_gap, score_profile
+from synth.generators.btgan.fairness import QUANTILES, odds_gap, parity_gap, score_profile
 from synth.generators.btgan.gmm import fit_mixtures
 from synth.generators.btgan.weights import bucket_weights, density_buckets, density_scores
 from synth.schema import ColumnKind, ColumnSpec, Role, Schema
@@ -242,18 +242,34 @@ def test_parity_gap_is_the_weighted_spread_of_group_rates():
         float(parity_gap(scores, groups, torch.tensor([0.4, 0.6]))), rel=1e-6)
 
 
+def test_score_profile_flags_each_decile_and_ignores_a_common_shift_or_stretch():
+    torch.manual_seed(0)
+    logit = torch.randn(1000)
+    logits = torch.stack([torch.zeros(1000), logit], 1)
+    profile = score_profile(logits)
+    assert profile.shape == (1000, len(QUANTILES))
+    # the k-th decile flags about (1 - k) of the rows
+    assert profile.mean(0).numpy() == pytest.approx(1 - np.array(QUANTILES), abs=0.03)
+    groups = (logit > 0.5).long()  # the score depends on the group
+    shares = torch.tensor([0.7, 0.3])
+    gap = float(parity_gap(profile, groups, shares))
+    assert gap > 0.2
+    # every score lowered and squeezed (fewer positives for everyone): same ranks, same penalty
+    squeezed = torch.stack([torch.zeros(1000), 0.3 * logit - 2.0], 1)
+    assert float(parity_gap(score_profile(squeezed), groups, shares)) == pytest.approx(gap, rel=1e-4)
+    # a score that ignores the group: about 0
+    assert float(parity_gap(profile, torch.randint(0, 2, (1000,)), shares)) < 0.05
+
+
 def test_score_profile_sees_differences_a_mean_hides():
-    # Same mean probability (0.5) in both groups, but group 1 is split 0.1 / 0.9: a
-    # threshold at 0.5 flags half of group 1 and all or none of group 0.
-    probs = lambda p: torch.stack([1 - p, p], 1)  # noqa: E731
-    p = torch.tensor([0.5, 0.5, 0.5, 0.5, 0.1, 0.9, 0.1, 0.9])
+    # Same mean score in both groups, but group 1 is split low / high: a threshold in the
+    # middle flags half of group 1 and all or none of group 0.
+    s = torch.tensor([0.0, 0.0, 0.0, 0.0, -2.0, 2.0, -2.0, 2.0])
+    logits = torch.stack([torch.zeros(8), s], 1)
     groups = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
     shares = torch.tensor([0.5, 0.5])
-    profile = score_profile(probs(p))
-    assert profile.shape == (8, 1 + len(THRESHOLDS))
-    assert float(profile[4, 1]) == pytest.approx(0.5)  # sigmoid(0) at the 0.1 cut-off
-    assert float(parity_gap(probs(p)[:, 1:], groups, shares)) == pytest.approx(1e-3, rel=1e-3)  # means agree
-    assert float(parity_gap(profile, groups, shares)) > 0.1  # the profiles do not
+    assert float(parity_gap(s[:, None], groups, shares)) == pytest.approx(1e-3, rel=1e-3)  # means agree
+    assert float(parity_gap(score_profile(logits), groups, shares)) > 0.1  # the profiles do not
 
 
 def test_odds_gap_conditions_on_the_true_class():

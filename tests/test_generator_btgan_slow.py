@@ -68,7 +68,8 @@ def test_penalty_removes_a_real_outcome_gap_and_its_downstream_disparity():
     fair = BtGANGenerator(seed=0, **PARAMS).fit(train, SCHEMA).sample(20_000)
     plain = BtGANGenerator(seed=0, fairness_weight=0.0, **PARAMS).fit(train, SCHEMA).sample(20_000)
     real_gap = _rate_gap(train)
-    assert real_gap > 0.15
+    # the population's gap is about 0.12; its standard error on 2000 rows is about 0.017
+    assert real_gap > 0.08
     assert _rate_gap(plain) > 0.5 * real_gap  # without the penalty the gap is learned
     assert _rate_gap(fair) < 0.35 * real_gap  # with it, most of the gap is gone
     fair_auc, fair_disparity = _downstream(fair, fresh)
@@ -80,7 +81,7 @@ def test_penalty_removes_a_real_outcome_gap_and_its_downstream_disparity():
 @pytest.mark.slow
 def test_no_fairness_tax_where_the_outcome_does_not_depend_on_the_group():
     aucs = {True: [], False: []}
-    for seed in (0, 1):
+    for seed in (0, 1, 2):
         train, fresh = _population(2000, seed, bias=0.0), _population(20_000, seed + 10, bias=0.0)
         for on in (True, False):
             params = dict(PARAMS, fairness_weight=1.0 if on else 0.0)

@@ -28,13 +28,16 @@ generation process to be a fair transformation for a chosen fairness notion. Her
 constraint acts where the outcome is made: the classifier's *fair head* learns the outcome
 from the records (cross-entropy, importance-weighted so the tilted draws of training-by-
 sampling do not bias its rates) and pays ``fairness_weight`` times a dependence penalty:
-the spread across subgroups of the distribution of its scores (demographic parity; or
-the same within each true class, given by an unconstrained *reference head*, for
-equalized odds), on generated rows drawn like the output and on records drawn uniformly
-(generated rows only with DP). The features are detached in the penalty, so fairness is
-reached by how the outcome is assigned, not by moving subgroups' features;
-``fairness_weight`` trades label fidelity for fairness (0 turns it off). Where the outcome
-is already independent of the subgroups the penalty is ~0 and changes nothing.
+the spread across subgroups of the distribution of its scores, as the shares each decile
+of the batch's scores would flag (demographic parity; or the same within each true class,
+given by an unconstrained *reference head*, for equalized odds). Shifting or stretching
+all scores together does not change it, so it cannot be met by predicting fewer positives
+for everyone: only the cross-entropy sets the outcome rate. It is measured on generated
+rows drawn like the output and on records drawn uniformly (generated rows only with DP).
+The features are detached in the penalty, so fairness is reached by how the outcome is
+assigned, not by moving subgroups' features; ``fairness_weight`` trades label fidelity for
+fairness (0 turns it off). Where the outcome is already independent of the subgroups the
+penalty is ~0 and changes nothing.
 
 **(ii) Score-based weighted sampling** (:mod:`.weights`). The paper weights training
 samples by a density score so that under-represented regions are learned. Here the score

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
-from synth.generators.base import GeneratorParams
+from synth.generators.gan_params import GANCoreParams
 
 FairnessNotion = Literal["demographic_parity", "equalized_odds"]
 
@@ -23,23 +23,16 @@ class SubgroupShare(BaseModel):
     share: float = Field(gt=0, le=1, description="share of the synthetic rows in this subgroup")
 
 
-class BtGANParams(GeneratorParams):
-    """Parameters of :class:`~synth.generators.btgan.generator.BtGANGenerator`."""
+class BtGANParams(GANCoreParams):
+    """Parameters of :class:`~synth.generators.btgan.generator.BtGANGenerator`: CTGAN's GAN settings
+    (:class:`~synth.generators.gan_params.GANCoreParams`, with the same defaults as ``ctgan``) and Bt-GAN's own."""
 
-    # -- the GAN core (CTGAN's defaults where it has one) ---------------------------------
+    # -- the GAN core: CTGAN's settings (GANCoreParams) and these ---------------------------
     epochs: PositiveInt = Field(300, description="Most passes over the training rows (early stopping may end sooner).")
     batch_size: PositiveInt = Field(500, description="Rows per step (the expected rows of a Poisson batch with DP).")
-    embedding_dim: PositiveInt = Field(128, description="Size of the generator's noise vector.")
-    generator_dim: tuple[PositiveInt, ...] = Field((256, 256), description="Widths of the generator's residual layers.")
-    discriminator_dim: tuple[PositiveInt, ...] = Field((256, 256), description="Widths of the discriminator's layers.")
     classifier_dim: tuple[PositiveInt, ...] = Field((128, 128), description="Widths of the outcome classifier layers.")
-    generator_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the generator.")
-    discriminator_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the discriminator.")
     classifier_lr: float = Field(1e-3, gt=0, description="Adam learning rate of the outcome classifier.")
-    generator_decay: float = Field(1e-6, ge=0, description="Adam weight decay of the generator.")
-    discriminator_decay: float = Field(1e-6, ge=0, description="Adam weight decay of the discriminator.")
     classifier_decay: float = Field(1e-2, ge=0, description="Adam weight decay of the outcome classifier.")
-    discriminator_steps: PositiveInt = Field(1, description="Discriminator updates per generator update.")
     pac: PositiveInt | None = Field(
         None, description="Rows the discriminator judges together (PacGAN); default 10, and 1 (required) with DP."
     )
@@ -48,9 +41,6 @@ class BtGANParams(GeneratorParams):
         0.99, ge=0, lt=1, description="Decay of the moving average of generator weights that makes the output (0: off)."
     )
     n_modes: PositiveInt = Field(10, description="Mixture components (modes) per numeric column, at most.")
-    log_frequency: bool = Field(
-        True, description="Training-by-sampling draws a condition's level by log frequency (rare levels seen more)."
-    )
 
     # -- information-constrained generation ---------------------------------------------
     sensitive: list[str] | None = Field(

@@ -227,7 +227,7 @@ class Trainer:
             batches.append((features, torch.as_tensor(self.records.groups[rows], device=nets.device)))
         gaps = []
         for features, g in batches:
-            scores = score_profile(torch.softmax(nets.classifier(features), dim=1))
+            scores = score_profile(nets.classifier(features))
             if self.params.fairness == "equalized_odds":
                 with torch.no_grad():
                     reference = torch.softmax(nets.classifier.reference(features), dim=1)
