@@ -54,6 +54,19 @@ class Backend(ABC):
     def complete(self, request: BatchRequest) -> str:
         """The model's answer text; raise :class:`BackendError` when there is none."""
 
+    def complete_many(self, requests: list[BatchRequest]) -> list[str]:
+        """The answers to ``requests`` (at most :attr:`max_concurrency`), in order.
+
+        The default sends them side by side from a thread pool; an engine that batches
+        several answers in one model pass overrides it.
+        """
+        if len(requests) <= 1:
+            return [self.complete(r) for r in requests]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(requests), self.max_concurrency)) as pool:
+            return list(pool.map(self.complete, requests))
+
     @abstractmethod
     def provenance(self) -> dict[str, Any]:
         """What the manifest records about the model: id, file SHA-256, engine, endpoint."""
