@@ -414,3 +414,28 @@ def test_the_schema_travels_as_the_server_expects(actg, server, fmt):
     assert row_schema["minItems"] == row_schema["maxItems"] == 4
     assert list(row_schema["items"]["properties"]) == schema.names
     assert row_schema["items"]["properties"]["age"] == {"type": "integer", "minimum": 12, "maximum": 70}
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("9", True),  # 90..99 are within [49, 1119]
+    ("4", True), ("49,", True), ("12,", False), ("0", False), ("2", True), ("11191", False), ("1119,", True),
+    (",", False), ("-", False), ("nu", True),  # not a number prefix: the grammar decides
+])
+def test_number_prefix_check_keeps_every_integer_in_bounds_reachable(text, ok):
+    from synth.generators.llm.backends.value_grammar import number_prefix_ok
+
+    assert number_prefix_ok(text, ",", (49.0, 1119.0)) is ok
+
+
+def test_number_prefix_check_agrees_with_brute_force():
+    """Known answer by enumeration: a prefix is viable iff some in-bounds number starts with it."""
+    from synth.generators.llm.backends.value_grammar import number_prefix_ok
+
+    lo, hi = 31.0, 159.94
+    values = [f"{v / 100:.2f}".rstrip("0").rstrip(".") for v in range(0, 30001)]
+    values += [f"{v / 100:.2f}" for v in range(0, 30001)]
+    inside = [v for v in values if lo <= float(v) <= hi]
+    for prefix in ["1", "2", "3", "31", "30.", "31.", "15", "159.9", "16", "0", "7", "159.95", "45.1"]:
+        expected = any(v.startswith(prefix) for v in inside)
+        assert number_prefix_ok(prefix, ",", (lo, hi)) is expected, prefix
+        assert number_prefix_ok(prefix + ",", ",", (lo, hi)) is (lo <= float(prefix) <= hi), prefix

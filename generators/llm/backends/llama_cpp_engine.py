@@ -13,8 +13,11 @@ KV cache the sequences share:
   commas and single-valued columns cost no sampling step.
 - **Values follow a grammar**: llama.cpp's grammar sampler, built from the column's JSON
   Schema (:mod:`.value_grammar`), evaluated on the tokens spelled from the grammar's
-  alphabet (a few hundred, not 262k); temperature and top-p then apply to the allowed
-  tokens, with a generator seeded per answer, so the same request gives the same answer.
+  alphabet (a few hundred, not 262k), plus the bounds the converter leaves out;
+  temperature and top-p then apply to the allowed tokens, with a generator seeded per
+  answer, so the same request gives the same answer.
+- **Only the logits needed**: the output layer runs for those few hundred tokens, not the
+  262k of the vocabulary (:mod:`.output_head`, checked against llama.cpp's logits at start).
 
 The model is loaded once per process and file; contexts are reused while the settings stay.
 """
@@ -32,7 +35,14 @@ import numpy as np
 from synth.generators.llm.backends.answer_writer import AnswerWriter, Field, answer_fields, value_is_final
 from synth.generators.llm.backends.base import Backend, BackendError, BatchRequest
 from synth.generators.llm.backends.model_file import ModelFile
-from synth.generators.llm.backends.value_grammar import NUMBER_DECIMALS, grammar_alphabet, value_gbnf
+from synth.generators.llm.backends.output_head import HiddenStateTap, OutputHead, head_matches
+from synth.generators.llm.backends.value_grammar import (
+    NUMBER_DECIMALS,
+    grammar_alphabet,
+    number_prefix_ok,
+    numeric_bounds,
+    value_gbnf,
+)
 
 __all__ = ["LlamaCppBackend", "value_is_final"]
 
@@ -51,7 +61,7 @@ class _Model:
 
         logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's load log
         llama_cpp.llama_backend_init()
-        self.lib = llama_cpp
+        self.lib, self.path = llama_cpp, path
         self.model = llama_cpp.llama_model_load_from_file(path.encode(), llama_cpp.llama_model_default_params())
         if not self.model:
             raise BackendError(f"llama.cpp could not load the model file {path} (not a GGUF it supports?).")
@@ -107,6 +117,8 @@ class _Context:
         params.n_seq_max = SEQUENCES + 1
         params.kv_unified = True  # sequences share cells: the copied prompt costs no memory
         params.n_threads = params.n_threads_batch = threads
+        self.tap = HiddenStateTap(lib, int(lib.llama_model_n_embd(model.model)))
+        params.cb_eval = self.tap.callback  # kept alive by self.tap
         self.ctx = lib.llama_init_from_model(model.model, params)
         if not self.ctx:
             raise BackendError("llama.cpp could not create a context (out of memory?).")
@@ -114,10 +126,30 @@ class _Context:
         self.batch = lib.llama_batch_init(BATCH_TOKENS, 0, 1)
         self.cached: list[int] = []  # the prompt prefix held by _CACHE_SEQ
         self.threads = threads
+        self.head = OutputHead(model.path)
+        self.tap.enabled = self._head_matches()
+
+    def _head_matches(self) -> bool:
+        """Whether the partial output layer gives llama.cpp's logits on two probe sequences at once."""
+        probes = [self.model.tokenize('{"rows": [{"age": ', bos=True), self.model.tokenize("Patients:\n- ", bos=True)]
+        ids = self.model.candidates(frozenset('0123456789-., "{}[]:abcdefghijklmnopqrstuvwxyz'))
+        results = []
+        for enabled in (False, True):
+            self.tap.enabled = enabled
+            items = [(t, i, s + 1, i == len(p) - 1) for s, p in enumerate(probes) for i, t in enumerate(p)]
+            self.decode(items)
+            if enabled:
+                results.append(self.tap.take() @ self.head.weights(ids).T)
+            else:
+                results.append(np.stack([self.logits(len(probes[0]) - 1), self.logits(len(items) - 1)])[:, ids].copy())
+            for s in range(len(probes)):
+                self.lib.llama_memory_seq_rm(self.memory, s + 1, -1, -1)
+        return results[1].shape == results[0].shape and head_matches(results[0], results[1])
 
     def decode(self, items: list[tuple[int, int, int, bool]]) -> None:
         """Evaluate ``(token, position, sequence, want logits)`` items (at most BATCH_TOKENS)."""
         b = self.batch
+        self.tap.rows = []
         b.n_tokens = len(items)
         for i, (token, pos, seq, logits) in enumerate(items):
             b.token[i], b.pos[i], b.n_seq_id[i], b.logits[i] = token, pos, 1, logits
@@ -275,20 +307,30 @@ class LlamaCppBackend(Backend):
                     a.text = a.writer.truncated()
                 return
             ctx.decode(items)
-            for a, index in ready:
-                self._step(ctx, a, index)
+            hidden = ctx.tap.take() if ctx.tap.enabled else None
+            for k, (a, index) in enumerate(ready):
+                self._step(ctx, a, index, None if hidden is None else hidden[k])
             active = [a for a in active if a.text is None]
 
-    def _step(self, ctx: _Context, a: _Answer, index: int) -> None:
-        """Sample one token of ``a``'s current value from the logits at batch ``index``."""
+    def _step(self, ctx: _Context, a: _Answer, index: int, hidden: np.ndarray | None) -> None:
+        """Sample one token of ``a``'s current value from the logits at batch ``index`` (or from
+        its final hidden state through the partial output layer, :mod:`.output_head`)."""
         lib, model = self.lib, self._model
         gbnf, candidates = self._grammar(a.writer.field.schema, a.writer.delimiter)
         if a.grammar is None:
             a.grammar = lib.llama_sampler_init_grammar(model.vocab, gbnf, b"root")
             if not a.grammar:
                 raise BackendError(f"llama.cpp rejected the grammar of column '{a.writer.field.name}':\n{gbnf.decode()}")
-        logits = ctx.logits(index)[candidates].astype(np.float32)
-        token = _sample(lib, a.grammar, candidates, logits, a.request, a.rng)
+        if hidden is not None:
+            logits = ctx.head.weights(candidates) @ hidden
+        else:
+            logits = ctx.logits(index)[candidates].astype(np.float32)
+        bounds = numeric_bounds(a.writer.field.schema)
+        check = None
+        if bounds is not None:
+            value, delimiter, pieces = a.writer.value, a.writer.delimiter, model.pieces
+            check = lambda t: number_prefix_ok(value + pieces[t], delimiter, bounds)  # noqa: E731
+        token = _sample(lib, a.grammar, candidates, logits, a.request, a.rng, check)
         if token is None or a.value_tokens >= a.limit:
             a.text = a.writer.truncated()  # the grammar allows nothing more or the budget ran out
             return
@@ -318,7 +360,8 @@ class LlamaCppBackend(Backend):
             "model_sha256": self.model.sha256,
             "threads": self.threads,
             "decoding": f"{SEQUENCES} answers batched per llama.cpp decode, prompt evaluated once; per-value llama.cpp "
-            "grammars from the JSON Schema; keys and punctuation forced, not sampled",
+            "grammars from the JSON Schema with bounds; keys and punctuation forced, not sampled",
+            "output_layer": "partial (grammar tokens only)" if self._context and self._context.tap.enabled else "full",
         }
 
     def close(self) -> None:
@@ -340,8 +383,9 @@ _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float3
 
 
 def _sample(lib: Any, grammar: Any, candidates: np.ndarray, logits: np.ndarray, request: BatchRequest,
-            rng: np.random.Generator) -> int | None:
-    """A token from ``candidates`` that the grammar allows, by temperature and top-p; None if none is allowed."""
+            rng: np.random.Generator, check: Any = None) -> int | None:
+    """A token from ``candidates`` that the grammar (and ``check``, if given) allows, by temperature
+    and top-p; None if none is allowed."""
     data = np.empty(len(candidates), dtype=_TOKEN_DATA)
     data["id"], data["logit"], data["p"] = candidates, logits, 0.0
     array = lib.llama_token_data_array(
@@ -349,6 +393,9 @@ def _sample(lib: Any, grammar: Any, candidates: np.ndarray, logits: np.ndarray, 
     )
     lib.llama_sampler_apply(grammar, ctypes.byref(array))
     allowed = np.isfinite(data["logit"])
+    if check is not None:
+        for i in np.flatnonzero(allowed):
+            allowed[i] = check(int(data["id"][i]))
     if not allowed.any():
         return None
     ids, z = data["id"][allowed], data["logit"][allowed].astype(np.float64)

@@ -13,6 +13,8 @@ the alphabet instead of the whole 262k-token vocabulary. The result is the same.
 from __future__ import annotations
 
 import json
+import math
+from decimal import Decimal
 import re
 from typing import Any
 
@@ -74,3 +76,58 @@ def grammar_alphabet(gbnf: str) -> frozenset[str] | None:
     if re.search(r"(^|[\s(|])\.($|[\s)|*+?{])", _TERMINAL.sub(" ", gbnf)):
         return None  # "any character"
     return frozenset(chars)
+
+
+def numeric_bounds(schema: dict[str, Any]) -> tuple[float, float] | None:
+    """(minimum, maximum) of a numeric or integer column's schema (-inf/inf when open), else None.
+
+    llama-cpp-python's converter does not write bounds into the grammar, so the engine
+    checks them on the few tokens the grammar allows (:func:`number_prefix_ok`).
+    """
+    options = schema.get("anyOf", [schema])
+    number = next((o for o in options if o.get("type") in ("integer", "number")), None)
+    if number is None:
+        return None
+    return float(number.get("minimum", -math.inf)), float(number.get("maximum", math.inf))
+
+
+def number_prefix_ok(text: str, delimiter: str, bounds: tuple[float, float]) -> bool:
+    """Whether ``text`` (a value written so far, maybe ending in ``delimiter``) can still become a
+    number within ``bounds``; text that is no number prefix (``nu``...) is left to the grammar."""
+    lo, hi = bounds
+    body = text.strip()
+    closed = body.endswith(delimiter)
+    if closed:
+        body = body[: -len(delimiter)].strip()
+    if not re.fullmatch(r"-?[0-9]*(\.[0-9]*)?", body):
+        return True
+    if body in ("", "-"):
+        return not closed and (body == "" or lo < 0)
+    if closed:
+        return lo <= float(body) <= hi
+    whole, dot, decimals = body.partition(".")
+    if dot:
+        # the integer part is final: the value lies within [whole, whole + 1) (or its mirror)
+        # the value lies within [x, x + 10^-k) (or its mirror), exactly x once all decimals are there
+        x = Decimal((whole if whole not in ("", "-") else whole + "0") + "." + (decimals or "0"))
+        k = len(decimals)
+        if k >= NUMBER_DECIMALS:
+            return Decimal(str(lo)) <= x <= Decimal(str(hi)) if math.isfinite(lo) and math.isfinite(hi) else lo <= x <= hi
+        width = Decimal(1).scaleb(-k)
+        if whole.startswith("-"):
+            return x >= lo and x - width < hi
+        return x + width > lo and x <= hi
+    if whole.lstrip("-") == "0":
+        return -1 < hi and 1 > lo
+    value = int(whole)
+    p = abs(value)
+    scale = 1
+    while scale == 1 or p * scale <= max(abs(lo), abs(hi)):
+        # the numbers whose integer part starts with these digits and has log10(scale) more
+        a, b = p * scale, (p + 1) * scale  # [a, b), or (-b, -a] for a negative prefix
+        if (b > lo and a <= hi) if value > 0 else (-a >= lo and -b < hi):
+            return True
+        if math.isinf(lo) and math.isinf(hi):
+            return True
+        scale *= 10
+    return False
