@@ -32,6 +32,7 @@ from synth.generators.llm.backends.base import Backend, BackendError, BatchReque
 from synth.generators.llm.guard import CopyGuard
 from synth.generators.llm.prompts import PromptRenderer, example_rows
 from synth.generators.llm.row_schema import RowValidator, batch_json_schema
+from synth.generators.llm.rule_narrowing import RowNarrowing
 from synth.generators.llm.rules import Rule
 from synth.schema import Schema
 
@@ -110,6 +111,7 @@ class SamplingPlan:
     max_tokens_per_row: int
     budget: float
     progress: bool
+    rules_in_decoding: bool = True
 
 
 class RowSampler:
@@ -131,6 +133,7 @@ class RowSampler:
         self.examples, self.rules, self.soft_rules = examples, rules, soft_rules
         self.guard, self.plan = guard, plan
         self.validator = RowValidator(schema)
+        self.narrowing = RowNarrowing(rules, schema) if rules and plan.rules_in_decoding else None
         self.counts = SamplingCounts(
             rule_rejections={r.text: 0 for r in rules}, soft_rule_violations={r.text: 0 for r in soft_rules}
         )
@@ -151,6 +154,7 @@ class RowSampler:
             temperature=self.plan.temperature,
             top_p=self.plan.top_p,
             max_tokens=16 + rows * len(self.schema.names) * self.plan.max_tokens_per_row,
+            narrowing=self.narrowing,
         )
 
     def run(self, n: int, seed: int) -> pd.DataFrame:

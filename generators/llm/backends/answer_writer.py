@@ -1,10 +1,15 @@
-"""One answer ``{"rows": [{...}, ...]}`` written field by field, engine-independent.
+"""One answer ``{"rows":[{...},...]}`` written field by field, engine-independent.
 
 Everything the JSON Schema fixes -- braces, commas, keys in schema order, and the value of
 a column that has a single possible value -- is *forced*: appended as text, never sampled.
 Only values are sampled; a value ends when the model samples the delimiter the schema puts
 next, or earlier, when :func:`value_is_final` shows that nothing but the delimiter can
-follow (then no model step is spent on it).
+follow (then no model step is spent on it). The JSON is compact (no space after ``,`` and
+``:``): the model evaluates every forced token, and spaces cost a quarter of a row's tokens.
+
+With a :class:`~synth.generators.llm.rule_narrowing.RowNarrowing`, each field's schema is
+first narrowed by the hard rules given the row's earlier values (:attr:`AnswerWriter.schema`);
+a field the rules leave one value is forced too.
 
 The engine asks :meth:`AnswerWriter.take_forced` for the text to feed the model, samples
 tokens for :attr:`AnswerWriter.field` and hands each token's text to :meth:`AnswerWriter.add`.
@@ -14,23 +19,28 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-ANSWER_START = '{"rows": ['
+if TYPE_CHECKING:
+    from synth.generators.llm.rule_narrowing import RowNarrowing
+
+ANSWER_START = '{"rows":['
 
 
 @dataclass(frozen=True)
 class Field:
-    """A column of the answer: its key, the JSON Schema of its value, the fixed value's text."""
+    """A column of the answer: its key and the JSON Schema of its value."""
 
     name: str
     schema: dict[str, Any]
 
-    @property
-    def fixed(self) -> str | None:
-        """The value's JSON text when the schema allows exactly one value, else ``None``."""
-        levels = self.schema.get("enum")
-        return json.dumps(levels[0]) if levels is not None and len(levels) == 1 else None
+
+def fixed_text(schema: dict[str, Any]) -> str | None:
+    """A value's JSON text when ``schema`` allows exactly one value, else ``None``."""
+    levels = schema.get("enum")
+    if levels is not None and len(levels) == 1:
+        return json.dumps(levels[0])
+    return "null" if schema.get("type") == "null" else None
 
 
 def answer_fields(schema: dict[str, Any]) -> list[Field]:
@@ -42,12 +52,15 @@ def answer_fields(schema: dict[str, Any]) -> list[Field]:
 class AnswerWriter:
     """The bookkeeping of one answer: the text so far, what the model has not seen, the field."""
 
-    def __init__(self, fields: list[Field], rows: int, decimals: int | None = None) -> None:
-        self.fields, self.rows, self.decimals = fields, rows, decimals
+    def __init__(self, fields: list[Field], rows: int, decimals: int | None = None,
+                 narrowing: RowNarrowing | None = None) -> None:
+        self.fields, self.rows, self.decimals, self.narrowing = fields, rows, decimals, narrowing
         self.text = ""  # the answer so far
         self._forced = ""  # forced text the model has not been fed yet
         self.value = ""  # the sampled text of the current value
         self.row, self.col = 0, -1
+        self.row_values: dict[str, Any] = {}  # the current row's complete values (JSON)
+        self.schema: dict[str, Any] = {}  # the current field's schema, narrowed by the rules
         self.done = False
         self._force(ANSWER_START)
         self._next_field()
@@ -77,12 +90,14 @@ class AnswerWriter:
         text = self.value.strip()
         d = self.delimiter
         if text.endswith(d) and _is_json(text[: -len(d)]):
-            self.text += text[: -len(d)].strip() + d
-        elif value_is_final(text, self.field.schema, self.decimals):
+            text = text[: -len(d)].strip()
+            self.text += text + d
+        elif value_is_final(text, self.schema, self.decimals):
             self.text += text
             self._force(d)
         else:
             return False
+        self.row_values[self.field.name] = json.loads(text)
         self.value = ""
         self._next_field()
         return True
@@ -108,11 +123,16 @@ class AnswerWriter:
                 self.done = True
                 return
             if self.col == 0:
-                self._force(", {" if self.row else "{")
-            self._force((" " if self.col else "") + json.dumps(self.field.name) + ": ")
-            fixed = self.field.fixed
+                self._force(",{" if self.row else "{")
+                self.row_values = {}
+            self._force(json.dumps(self.field.name) + ":")
+            self.schema = self.field.schema
+            if self.narrowing is not None:
+                self.schema = self.narrowing.narrow(self.field.name, self.schema, self.row_values) or self.schema
+            fixed = fixed_text(self.schema)
             if fixed is None:
                 return
+            self.row_values[self.field.name] = json.loads(fixed)
             self._force(fixed + self.delimiter)
 
 

@@ -10,7 +10,8 @@ KV cache the sequences share:
   not seen -- the last sampled token, then any forced text -- in one batch, with logits
   only at each sequence's last token, and samples one token per sequence.
 - **Structure is forced, values are sampled** (:mod:`.answer_writer`): keys, braces,
-  commas and single-valued columns cost no sampling step.
+  commas and single-valued columns cost no sampling step; the hard rules narrow each
+  value's schema given the row so far (:mod:`~synth.generators.llm.rule_narrowing`).
 - **Values follow a grammar**: llama.cpp's grammar sampler, built from the column's JSON
   Schema (:mod:`.value_grammar`), evaluated on the tokens spelled from the grammar's
   alphabet (a few hundred, not 262k), plus the bounds the converter leaves out;
@@ -35,7 +36,7 @@ import numpy as np
 from synth.generators.llm.backends.answer_writer import AnswerWriter, Field, answer_fields, value_is_final
 from synth.generators.llm.backends.base import Backend, BackendError, BatchRequest
 from synth.generators.llm.backends.model_file import ModelFile
-from synth.generators.llm.backends.output_head import HiddenStateTap, OutputHead, head_matches
+from synth.generators.llm.backends.output_head import EMBEDDING_TENSORS, GraphTap, OutputHead, head_matches
 from synth.generators.llm.backends.value_grammar import (
     NUMBER_DECIMALS,
     grammar_alphabet,
@@ -50,6 +51,7 @@ SEQUENCES = 16  # answers written at once (one llama.cpp sequence each)
 CONTEXT_TOKENS = 32768  # KV cells shared by the cached prompt and all answers
 BATCH_TOKENS = 512  # tokens per llama_decode call
 _CACHE_SEQ = 0  # the sequence that keeps the shared prompt prefix
+_SCRATCH_SEQ = SEQUENCES + 1  # evaluated and dropped at once (reading the output layer's rows)
 _LOCK = threading.Lock()  # one process-wide llama.cpp context
 
 
@@ -69,6 +71,7 @@ class _Model:
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self.vocab))
         self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab))
         self.pieces = [self._piece(t) for t in range(self.n_vocab)]
+        self._char_masks()
         self._candidates: dict[frozenset[str] | None, np.ndarray] = {}
 
     def _piece(self, token: int) -> str | None:
@@ -96,9 +99,35 @@ class _Model:
         if alphabet not in self._candidates:
             if alphabet is not None and any(ord(c) > 127 for c in alphabet):
                 alphabet = None  # non-ASCII text may come in byte tokens: keep the whole vocabulary
-            ids = [t for t, p in enumerate(self.pieces) if p and (alphabet is None or set(p) <= alphabet)]
-            self._candidates[alphabet] = np.asarray(ids, dtype=np.int32)
+            if alphabet is None:
+                ids = np.flatnonzero(self._text)
+            else:
+                low, high = _char_mask(alphabet)
+                outside_low, outside_high = np.uint64(~low & (2**64 - 1)), np.uint64(~high & (2**64 - 1))
+                ids = np.flatnonzero(self._ascii & (self._low & outside_low == 0) & (self._high & outside_high == 0))
+            self._candidates[alphabet] = ids.astype(np.int32)
         return self._candidates[alphabet]
+
+    def _char_masks(self) -> None:
+        """Per token: whether it is text, whether it is ASCII, and its characters as two 64-bit masks."""
+        n = len(self.pieces)
+        self._text = np.fromiter((bool(p) for p in self.pieces), dtype=bool, count=n)
+        self._ascii = np.fromiter((bool(p) and p.isascii() for p in self.pieces), dtype=bool, count=n)
+        masks = [_char_mask(frozenset(p)) if ok else (0, 0) for p, ok in zip(self.pieces, self._ascii)]
+        self._low = np.fromiter((m[0] for m in masks), dtype=np.uint64, count=n)
+        self._high = np.fromiter((m[1] for m in masks), dtype=np.uint64, count=n)
+
+
+def _char_mask(chars: frozenset[str]) -> tuple[int, int]:
+    """ASCII characters as two 64-bit masks (codes 0-63, 64-127)."""
+    low = high = 0
+    for c in chars:
+        code = ord(c)
+        if code < 64:
+            low |= 1 << code
+        else:
+            high |= 1 << (code - 64)
+    return low, high
 
 
 @cache
@@ -114,10 +143,10 @@ class _Context:
         self.model = model
         params = lib.llama_context_default_params()
         params.n_ctx, params.n_batch, params.n_ubatch = CONTEXT_TOKENS, BATCH_TOKENS, BATCH_TOKENS
-        params.n_seq_max = SEQUENCES + 1
+        params.n_seq_max = SEQUENCES + 2
         params.kv_unified = True  # sequences share cells: the copied prompt costs no memory
         params.n_threads = params.n_threads_batch = threads
-        self.tap = HiddenStateTap(lib, int(lib.llama_model_n_embd(model.model)))
+        self.tap = GraphTap(lib, int(lib.llama_model_n_embd(model.model)))
         params.cb_eval = self.tap.callback  # kept alive by self.tap
         self.ctx = lib.llama_init_from_model(model.model, params)
         if not self.ctx:
@@ -126,20 +155,45 @@ class _Context:
         self.batch = lib.llama_batch_init(BATCH_TOKENS, 0, 1)
         self.cached: list[int] = []  # the prompt prefix held by _CACHE_SEQ
         self.threads = threads
-        self.head = OutputHead(model.path)
+        self.head = OutputHead(self._embedding_rows)
         self.tap.enabled = self._head_matches()
+
+    def _embedding_rows(self, ids: np.ndarray) -> np.ndarray:
+        """(len(ids), n_embd) float32: the token embeddings of ``ids`` as llama.cpp looks them up.
+
+        The tokens are evaluated in a scratch sequence with the graph stopped right after
+        the lookup (nothing reaches the KV cache), then the sequence is dropped.
+        """
+        targets, self.tap.targets = self.tap.targets, EMBEDDING_TENSORS
+        parts = []
+        try:
+            for at in range(0, len(ids), BATCH_TOKENS):
+                chunk = ids[at : at + BATCH_TOKENS]
+                self.decode([(int(t), i, _SCRATCH_SEQ, False) for i, t in enumerate(chunk)])
+                self.lib.llama_memory_seq_rm(self.memory, _SCRATCH_SEQ, -1, -1)
+                parts.append(self.tap.take())
+        finally:
+            self.tap.targets = targets
+        rows = np.concatenate(parts) if parts else np.zeros((0, self.tap.n_embd), np.float32)
+        if rows.shape != (len(ids), self.tap.n_embd):
+            raise BackendError(f"llama.cpp's graph gave no token-embedding tensor ({' or '.join(n.decode() for n in EMBEDDING_TENSORS)}).")
+        return rows
 
     def _head_matches(self) -> bool:
         """Whether the partial output layer gives llama.cpp's logits on two probe sequences at once."""
-        probes = [self.model.tokenize('{"rows": [{"age": ', bos=True), self.model.tokenize("Patients:\n- ", bos=True)]
+        probes = [self.model.tokenize('{"rows":[{"age":', bos=True), self.model.tokenize("Patients:\n- ", bos=True)]
         ids = self.model.candidates(frozenset('0123456789-., "{}[]:abcdefghijklmnopqrstuvwxyz'))
+        try:
+            weights = self.head.weights(ids)
+        except BackendError:
+            return False
         results = []
         for enabled in (False, True):
             self.tap.enabled = enabled
             items = [(t, i, s + 1, i == len(p) - 1) for s, p in enumerate(probes) for i, t in enumerate(p)]
             self.decode(items)
             if enabled:
-                results.append(self.tap.take() @ self.head.weights(ids).T)
+                results.append(self.tap.take() @ weights.T)
             else:
                 results.append(np.stack([self.logits(len(probes[0]) - 1), self.logits(len(items) - 1)])[:, ids].copy())
             for s in range(len(probes)):
@@ -193,7 +247,7 @@ class _Answer:
 
     def __init__(self, seq: int, request: BatchRequest, fields: list[Field], pending: list[int], pos: int) -> None:
         self.seq, self.request = seq, request
-        self.writer = AnswerWriter(fields, request.rows, decimals=NUMBER_DECIMALS)
+        self.writer = AnswerWriter(fields, request.rows, decimals=NUMBER_DECIMALS, narrowing=request.narrowing)
         self.pending = pending  # tokens the model has not evaluated yet
         self.pos = pos  # position of the first pending token
         self.rng = np.random.default_rng(request.seed)
@@ -316,7 +370,7 @@ class LlamaCppBackend(Backend):
         """Sample one token of ``a``'s current value from the logits at batch ``index`` (or from
         its final hidden state through the partial output layer, :mod:`.output_head`)."""
         lib, model = self.lib, self._model
-        gbnf, candidates = self._grammar(a.writer.field.schema, a.writer.delimiter)
+        gbnf, candidates = self._grammar(a.writer.schema, a.writer.delimiter)
         if a.grammar is None:
             a.grammar = lib.llama_sampler_init_grammar(model.vocab, gbnf, b"root")
             if not a.grammar:
@@ -325,7 +379,7 @@ class LlamaCppBackend(Backend):
             logits = ctx.head.weights(candidates) @ hidden
         else:
             logits = ctx.logits(index)[candidates].astype(np.float32)
-        bounds = numeric_bounds(a.writer.field.schema)
+        bounds = numeric_bounds(a.writer.schema)
         check = None
         if bounds is not None:
             value, delimiter, pieces = a.writer.value, a.writer.delimiter, model.pieces

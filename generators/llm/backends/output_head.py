@@ -2,29 +2,36 @@
 
 Gemma 3 270M spends most of a decoding step in its output layer: 640 x 262,144 weights
 (the tied token embeddings), more than all 18 transformer blocks together. A constrained
-value needs the logits of a few hundred tokens at most. :class:`HiddenStateTap` hooks
-llama.cpp's graph evaluation (``cb_eval``): it keeps the final hidden states
-(``result_norm``, one row per output token) and stops the graph there, so the output layer
-is never run; :class:`OutputHead` multiplies those states by the dequantized embedding
-rows of the tokens asked for (read from the GGUF with the ``gguf`` package).
+value needs the logits of a few hundred tokens at most.
 
-The engine checks both against llama.cpp's own logits when it starts
-(:func:`head_matches`) and uses them only when they agree.
+:class:`GraphTap` hooks llama.cpp's graph evaluation (``cb_eval``): it copies one named
+tensor out and stops the graph there. While decoding it keeps the final hidden states
+(``result_norm``, one row per output token), so the output layer never runs. To get the
+output layer's rows for chosen tokens, the engine evaluates those tokens once and keeps
+the token-embedding lookup (``embd``): Gemma ties its output layer to the embeddings, so
+these are the rows, dequantized by llama.cpp itself. :class:`OutputHead` caches them and
+multiplies.
+
+The engine checks the result against llama.cpp's own logits when it starts
+(:func:`head_matches`) and uses it only when they agree (a model with an untied output
+layer falls back to full logits).
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 HIDDEN_TENSOR = b"result_norm"  # llama.cpp's name for the output of the final norm
+EMBEDDING_TENSORS = (b"embd", b"inp_embd")  # the token-embedding lookup (its name differs between llama.cpp builds)
 
 
-class HiddenStateTap:
-    """A ``cb_eval`` callback that keeps the final hidden states and ends the graph there."""
+class GraphTap:
+    """A ``cb_eval`` callback that copies the tensor named in :attr:`targets` and ends the graph there."""
 
     def __init__(self, lib: Any, n_embd: int) -> None:
         ggml = ctypes.CDLL(os.path.join(os.path.dirname(lib.__file__), "lib", "libggml-base.so"))
@@ -33,49 +40,50 @@ class HiddenStateTap:
         ggml.ggml_get_data_f32.argtypes = [ctypes.c_void_p]
         ggml.ggml_nelements.restype, ggml.ggml_nelements.argtypes = ctypes.c_int64, [ctypes.c_void_p]
         self._ggml, self.n_embd = ggml, n_embd
-        self.enabled = False
+        self.targets: tuple[bytes, ...] = ()  # empty: observe nothing, stop nothing
         self.rows: list[np.ndarray] = []
         self.callback = lib.ggml_backend_sched_eval_callback(self._on_tensor)
 
+    @property
+    def enabled(self) -> bool:
+        """Whether decoding stops at the final hidden states (the partial output layer is in use)."""
+        return self.targets == (HIDDEN_TENSOR,)
+
+    @enabled.setter
+    def enabled(self, on: bool) -> None:
+        self.targets = (HIDDEN_TENSOR,) if on else ()
+
     def _on_tensor(self, tensor: int, ask: bool, _user: Any) -> bool:
-        if not self.enabled:
-            return not ask  # observe nothing, stop nothing
-        if self._ggml.ggml_get_name(tensor) != HIDDEN_TENSOR:
+        if not self.targets or self._ggml.ggml_get_name(tensor) not in self.targets:
             return not ask
         if ask:
             return True
         n = int(self._ggml.ggml_nelements(tensor))
         data = np.ctypeslib.as_array(self._ggml.ggml_get_data_f32(tensor), shape=(n,))
         self.rows.append(data.reshape(-1, self.n_embd).copy())
-        return False  # stop: the output layer is not needed
+        return False  # stop: nothing after this tensor is needed
 
     def take(self) -> np.ndarray:
-        """The hidden states of the last decode, (n_outputs, n_embd) float32."""
+        """The rows copied since the last call, (n_rows, n_embd) float32."""
         rows, self.rows = self.rows, []
         return np.concatenate(rows) if rows else np.zeros((0, self.n_embd), np.float32)
 
 
 class OutputHead:
-    """The output layer's rows for chosen tokens, dequantized on first use."""
+    """The output layer's rows for chosen tokens, read once per token set.
 
-    def __init__(self, gguf_path: str) -> None:
-        from gguf import GGUFReader
+    ``embedding_rows(ids)`` returns the (len(ids), n_embd) float32 token embeddings of ``ids``.
+    """
 
-        reader = GGUFReader(gguf_path)
-        tensors = {t.name: t for t in reader.tensors}
-        # Gemma ties the output layer to the token embeddings (no output.weight in the file)
-        self._tensor = tensors.get("output.weight") or tensors["token_embd.weight"]
+    def __init__(self, embedding_rows: Callable[[np.ndarray], np.ndarray]) -> None:
+        self._read = embedding_rows
         self._rows: dict[bytes, np.ndarray] = {}
 
     def weights(self, ids: np.ndarray) -> np.ndarray:
         """(len(ids), n_embd) float32 output weights of the tokens ``ids``."""
         key = ids.tobytes()
         if key not in self._rows:
-            from gguf.quants import dequantize
-
-            self._rows[key] = np.ascontiguousarray(
-                dequantize(self._tensor.data[ids], self._tensor.tensor_type).astype(np.float32)
-            )
+            self._rows[key] = np.ascontiguousarray(self._read(ids), dtype=np.float32)
         return self._rows[key]
 
 
