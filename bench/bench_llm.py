@@ -123,7 +123,7 @@ def unconstrained(gen: LLMGenerator, n_calls: int, seed: int, threads: int) -> d
                                rows=p.rows_per_call, seed=int(rng.integers(2**31 - 1)), temperature=p.temperature,
                                top_p=p.top_p, max_tokens=16 + p.rows_per_call * len(schema.names) * 12)
         llm.set_seed(request.seed)
-        out = llm.create_completion(request.prompt + '{"rows": [\n', max_tokens=request.max_tokens,
+        out = llm.create_completion(request.prompt + '{"rows":[\n', max_tokens=request.max_tokens,
                                     temperature=request.temperature, top_p=request.top_p, top_k=0, min_p=0.0)
         rows = [r for r in (validator.validate(r) for r in synllm_parse(out["choices"][0]["text"], schema)[: p.rows_per_call]) if r]
         if rows:
@@ -144,6 +144,8 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     parser.add_argument("--no-audit", action="store_true", help="skip the audit (rates and speed only)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the unconstrained baseline")
+    parser.add_argument("--rejection-only", action="store_true",
+                        help="hard rules only checked after a row is written (rules_in_decoding: false)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads (default: the free CPUs now)")
     args = parser.parse_args()
@@ -160,6 +162,7 @@ def main() -> None:
     for strategy in args.strategies:
         gen = LLMGenerator(seed=args.seed, strategy=strategy, definitions="builtin:actg175", rules=RULES,
                            rows_per_call=args.rows_per_call, progress=False, threads=threads,
+                           rules_in_decoding=not args.rejection_only,
                            description="Participants of the ACTG 175 HIV treatment trial.").fit(train, schema)
         cpu = time.process_time()
         rows = gen.sample(args.rows, seed=args.seed)
