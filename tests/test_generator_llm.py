@@ -382,10 +382,10 @@ def test_answer_writer_cut_short_keeps_complete_rows():
 
 
 @pytest.mark.parametrize("schema, inside, outside", [
-    ({"type": "integer", "minimum": 0, "maximum": 99}, "0123456789- ,", "aeE.x"),
-    ({"type": "number"}, "0123456789-. ,", "eE+x"),  # short numbers: no exponent
-    ({"enum": ["N", "Y"]}, '"NY ,', "ny0"),
-    ({"anyOf": [{"type": "integer"}, {"type": "null"}]}, "0123456789nul ,", "xtr"),
+    ({"type": "integer", "minimum": 0, "maximum": 99}, "0123456789-,", "aeE.x "),
+    ({"type": "number"}, "0123456789-.,", "eE+x "),  # short numbers: no exponent
+    ({"enum": ["N", "Y"]}, '"NY,', "ny0 "),
+    ({"anyOf": [{"type": "integer"}, {"type": "null"}]}, "0123456789nul,", "xtr "),
 ])
 def test_grammar_alphabet_covers_what_the_grammar_accepts(schema, inside, outside):
     pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
@@ -439,3 +439,15 @@ def test_number_prefix_check_agrees_with_brute_force():
         expected = any(v.startswith(prefix) for v in inside)
         assert number_prefix_ok(prefix, ",", (lo, hi)) is expected, prefix
         assert number_prefix_ok(prefix + ",", ",", (lo, hi)) is (lo <= float(prefix) <= hi), prefix
+
+
+def test_value_grammar_allows_no_space_after_a_value():
+    """A space would end a number before its minimum (``100 `` where the minimum is 124) and
+    cost a step; the answer is compact JSON."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    from synth.generators.llm.backends.value_grammar import grammar_alphabet, value_gbnf
+
+    for schema in ({"type": "integer", "minimum": 124}, {"anyOf": [{"type": "number"}, {"type": "null"}]},
+                   {"type": "boolean"}, {"enum": [0, 1]}):
+        assert " " not in grammar_alphabet(value_gbnf(schema, ","))
+    assert " " in grammar_alphabet(value_gbnf({"enum": ["a b", "c"]}, ","))  # inside a level it stays
