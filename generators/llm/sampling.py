@@ -195,7 +195,8 @@ class RowSampler:
             if bar is not None:
                 bar.close()
         self.counts.seconds = time.perf_counter() - started
-        out = coerce_to_schema(pd.concat(kept, ignore_index=True).head(n), self.schema)
+        # object columns throughout: a batch whose column is all null must not decide the dtype
+        out = coerce_to_schema(pd.concat([k.astype(object) for k in kept], ignore_index=True).head(n), self.schema)
         self._count_soft_rules(out)
         return out
 
