@@ -177,10 +177,10 @@ def main() -> None:
             base_cpu = time.process_time() - cpu
             rate = base["valid_rows"] / base["rows_requested"]
             speed = base["valid_rows"] / base["seconds"]
-            ratio = (rec["valid_rows"] / rec["seconds"]) / speed if speed else float("inf")
+            ratio = f"{(rec['valid_rows'] / rec['seconds']) / speed:.2f}x" if speed else "unbounded (no valid baseline row)"
             line += (f" | unconstrained (SynLLM parsing): valid-row rate {rate:.1%} "
                      f"({base['valid_rows']}/{base['rows_requested']}), {speed:.2f} valid rows/s "
-                     f"({base['valid_rows'] / base_cpu:.2f} per CPU-second) | ratio {ratio:.2f}x")
+                     f"({base['valid_rows'] / base_cpu:.2f} per CPU-second) | ratio {ratio}")
         print(line + f"; {_load()}", flush=True)
         if not args.no_audit:
             result = synth.audit(real=train, holdout=holdout, synthetic=rows, audits=AUDITS, gates=[],

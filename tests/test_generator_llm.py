@@ -451,3 +451,26 @@ def test_value_grammar_allows_no_space_after_a_value():
                    {"type": "boolean"}, {"enum": [0, 1]}):
         assert " " not in grammar_alphabet(value_gbnf(schema, ","))
     assert " " in grammar_alphabet(value_gbnf({"enum": ["a b", "c"]}, ","))  # inside a level it stays
+
+
+def test_waves_size_to_the_keep_rate_and_fill_the_backend_while_nothing_is_kept(actg):
+    """A wave asks for the missing rows at the keep rate so far; while no row has been kept
+    (a model whose rows all break a rule) it asks for as many answers as the backend takes
+    at once, not for the few a keep rate of 1 would suggest; the budget caps it."""
+    from synth.generators.llm.sampling import RowSampler, SamplingPlan
+
+    class Backend:
+        max_concurrency = 16
+
+    _, schema = actg
+    plan = SamplingPlan(rows_per_call=4, examples_per_prompt=0, temperature=1.0, top_p=1.0, max_tokens_per_row=8,
+                        budget=10, progress=False)
+    sampler = RowSampler(schema=schema, backend=Backend(), renderer=None, examples=None, rules=[], soft_rules=[],
+                         guard=None, plan=plan)
+    assert sampler._wave_size(16, 160) == 5  # nothing asked yet: 1.25 x 16 rows / 4 per call
+    sampler.counts.rows_requested, sampler.counts.rows_kept = 20, 0
+    assert sampler._wave_size(16, 160) == 16
+    sampler.counts.rows_kept = 10  # half kept: 1.25 x 6 / (4 x 0.5) -> 4 calls
+    assert sampler._wave_size(6, 160) == 4
+    sampler.counts.rows_requested, sampler.counts.rows_kept = 150, 0
+    assert sampler._wave_size(16, 160) == 3  # 10 rows of budget left: 3 calls of 4

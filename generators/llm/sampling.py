@@ -202,11 +202,14 @@ class RowSampler:
 
     def _wave_size(self, missing: int, limit: int) -> int:
         """Calls for the next wave: enough for the ``missing`` rows at the keep rate so far (with a
-        quarter more), at most the backend's concurrency and what the budget has left."""
+        quarter more; as many as allowed while no row was kept yet), at most the backend's
+        concurrency and what the budget has left."""
         c, per_call = self.counts, self.plan.rows_per_call
-        keep_rate = c.rows_kept / c.rows_requested if c.rows_requested and c.rows_kept else 1.0
-        wanted = int(np.ceil(1.25 * missing / (per_call * keep_rate)))
         left = -(-(limit - c.rows_requested) // per_call)
+        if c.rows_requested and not c.rows_kept:  # nothing kept yet: the rate is unknown but low
+            return max(1, min(self.backend.max_concurrency, left))
+        keep_rate = c.rows_kept / c.rows_requested if c.rows_requested else 1.0
+        wanted = int(np.ceil(1.25 * missing / (per_call * keep_rate)))
         return max(1, min(self.backend.max_concurrency, wanted, left))
 
     def _check(self, raw: list[Any]) -> pd.DataFrame | None:
