@@ -83,13 +83,13 @@ def test_each_strategy_gives_valid_rule_abiding_fresh_rows(actg, server, strateg
     assert record["valid_rows"] >= 24 and record["rows_kept"] == 24
     assert 0 < record["valid_row_rate"] <= 1
     if strategy in ("examples", "definitions_examples"):
-        assert all(p.count('{"age": ') >= 5 for p in prompts)  # five real rows per prompt
+        assert all(p.count('{"age":') >= 5 for p in prompts)  # five real rows per prompt
     if strategy == "definitions_examples":
         assert "Karnofsky score" in prompts[0]
     if strategy == "statistics":
-        assert "typically" in prompts[0] and "r = " in prompts[0] and '{"age": ' not in prompts[0]
+        assert "typically" in prompts[0] and "r = " in prompts[0] and '{"age":' not in prompts[0]
     if strategy == "rules":
-        assert "- age >= 18" in prompts[0] and '{"age": ' not in prompts[0]
+        assert "- age >= 18" in prompts[0] and '{"age":' not in prompts[0]
 
 
 def test_rules_strategy_sends_no_training_row(actg, server):
@@ -332,64 +332,75 @@ def test_conditions_are_refused_with_a_hint(actg, server):
     ("true", {"type": "boolean"}, True),
 ])
 def test_embedded_engine_skips_steps_only_where_the_schema_fixes_the_next_token(text, schema, final):
-    from synth.generators.llm.backends.llama_cpp_engine import value_is_final
+    from synth.generators.llm.backends.answer_writer import value_is_final
 
     assert value_is_final(text, schema) is final
 
 
-class _ScriptedLlama:
-    """A stand-in for llama_cpp.Llama (characters as tokens) that answers each field from a
-    script and records its context, to check the embedded engine's bookkeeping; the real
-    model runs in tests/test_generator_llm_embedded.py."""
-
-    def __init__(self, script: list[str]) -> None:
-        self.script, self.context, self.n_tokens = list(script), [], 0
-
-    def tokenize(self, data: bytes, add_bos: bool = False, special: bool = False) -> list[int]:
-        return list(data)
-
-    def detokenize(self, tokens: list[int]) -> bytes:
-        return bytes(tokens)
-
-    def token_eos(self) -> int:
-        return 0
-
-    def set_seed(self, seed: int) -> None:
-        pass
-
-    def generate(self, tokens, reset=True, **_):
-        self.context = list(tokens) if reset else self.context + list(tokens)
-        value = self.script.pop(0)
-        for i, ch in enumerate(value.encode()):
-            if i:
-                self.context.append(value.encode()[i - 1])  # the previous token is evaluated first
-            self.n_tokens = len(self.context)
-            yield ch
-
-
-def test_embedded_engine_forces_the_structure_and_keeps_the_context_exact():
-    from synth.generators.llm.backends import llama_cpp_engine as engine
-    from synth.generators.llm.backends.base import BatchRequest
+def test_answer_writer_forces_the_structure_and_feeds_the_model_every_character_once():
+    """The embedded engine's bookkeeping (engine-independent; the real model runs in
+    tests/test_generator_llm_embedded.py): what is fed plus what is sampled is the answer."""
+    from synth.generators.llm.backends.answer_writer import AnswerWriter, answer_fields
     from synth.generators.llm.row_schema import batch_json_schema
     from synth.schema import ColumnKind, ColumnSpec, Schema
 
     schema = Schema((ColumnSpec("age", ColumnKind.INTEGER, minimum=12, maximum=70),
                      ColumnSpec("wt", ColumnKind.NUMERIC, minimum=30, maximum=160),
+                     ColumnSpec("site", ColumnKind.CATEGORICAL, categories=("A",)),
                      ColumnSpec("sex", ColumnKind.CATEGORICAL, categories=("F", "M"))))
-    # the model writes a delimiter after a float (it alone knows where it ends); after "45"
-    # (450 > 70) and after a level the schema fixes the delimiter and no token is sampled for it
-    script = ["45", "70.25,", '"F"', "8,", "31.5,", '"M"']
-    backend = engine.LlamaCppBackend.__new__(engine.LlamaCppBackend)
-    backend._llm, backend._grammars = _ScriptedLlama(script), {}
-    backend._grammar = lambda schema, delimiter: None
-    request = BatchRequest(prompt="P\n", schema=batch_json_schema(schema, 2), rows=2, seed=0, temperature=1.0,
-                           top_p=1.0, max_tokens=400)
-    answer = backend.complete(request)
-    assert json.loads(answer) == {"rows": [{"age": 45, "wt": 70.25, "sex": "F"}, {"age": 8, "wt": 31.5, "sex": "M"}]}
-    seen = bytes(backend._llm.context).decode()
-    # what the model saw: the prompt and the answer, every delimiter exactly once (the last
-    # sampled token is never evaluated: nothing follows it)
-    assert seen == 'P\n{"rows": [{"age": 45, "wt": 70.25, "sex": "F"}, {"age": 8, "wt": 31.5, "sex": "M'
+    writer = AnswerWriter(answer_fields(batch_json_schema(schema, 2)), rows=2, decimals=2)
+    seen = writer.take_forced()
+    # the model writes a delimiter after "70.2" (it alone knows where that number ends); after
+    # "45" (450 > 70), "31.25" (two decimals, the grammar's most) and a level the schema fixes
+    # the delimiter and no token is sampled for it; the single-level column is never sampled
+    script = [["4", "5"], ["70", ".", "2", ","], ['"F', '"'], ["6", ","], ["31", ".", "25"], ['"M"']]
+    for value in script:
+        assert not writer.done
+        for k, piece in enumerate(value):
+            finished = writer.add(piece)
+            assert finished is (k == len(value) - 1), (value, piece)
+            seen += piece
+        seen += writer.take_forced()
+    assert writer.done
+    expected = [{"age": 45, "wt": 70.2, "site": "A", "sex": "F"}, {"age": 6, "wt": 31.25, "site": "A", "sex": "M"}]
+    assert json.loads(writer.text) == {"rows": expected}
+    assert seen == writer.text  # every delimiter exactly once, forced or sampled
+
+
+def test_answer_writer_cut_short_keeps_complete_rows():
+    from synth.generators.llm.backends.answer_writer import AnswerWriter, answer_fields
+    from synth.generators.llm.row_schema import batch_json_schema
+    from synth.schema import ColumnKind, ColumnSpec, Schema
+
+    schema = Schema((ColumnSpec("a", ColumnKind.CATEGORICAL, categories=(0, 1)),
+                     ColumnSpec("b", ColumnKind.CATEGORICAL, categories=(0, 1))))
+    writer = AnswerWriter(answer_fields(batch_json_schema(schema, 3)), rows=3)
+    assert json.loads(writer.truncated()) == {"rows": []}
+    for piece in ["1", "0", "1"]:
+        writer.add(piece)
+    assert json.loads(writer.truncated()) == {"rows": [{"a": 1, "b": 0}]}
+
+
+@pytest.mark.parametrize("schema, inside, outside", [
+    ({"type": "integer", "minimum": 0, "maximum": 99}, "0123456789-,", "aeE.x "),
+    ({"type": "number"}, "0123456789-.,", "eE+x "),  # short numbers: no exponent
+    ({"enum": ["N", "Y"]}, '"NY,', "ny0 "),
+    ({"anyOf": [{"type": "integer"}, {"type": "null"}]}, "0123456789nul,", "xtr "),
+])
+def test_grammar_alphabet_covers_what_the_grammar_accepts(schema, inside, outside):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    from synth.generators.llm.backends.value_grammar import grammar_alphabet, value_gbnf
+
+    alphabet = grammar_alphabet(value_gbnf(schema, ","))
+    assert set(inside) <= alphabet
+    assert not set(outside) & alphabet
+
+
+def test_grammar_alphabet_is_unbounded_for_negated_classes():
+    from synth.generators.llm.backends.value_grammar import grammar_alphabet
+
+    assert grammar_alphabet('root ::= "\\"" [^"]* "\\""') is None
+    assert grammar_alphabet('root ::= [a-c] "x\\n"') == frozenset("abcx\n")
 
 
 @pytest.mark.parametrize("fmt", ["json_schema", "json_object"])
@@ -403,3 +414,63 @@ def test_the_schema_travels_as_the_server_expects(actg, server, fmt):
     assert row_schema["minItems"] == row_schema["maxItems"] == 4
     assert list(row_schema["items"]["properties"]) == schema.names
     assert row_schema["items"]["properties"]["age"] == {"type": "integer", "minimum": 12, "maximum": 70}
+
+
+@pytest.mark.parametrize("text, ok", [
+    ("9", True),  # 90..99 are within [49, 1119]
+    ("4", True), ("49,", True), ("12,", False), ("0", False), ("2", True), ("11191", False), ("1119,", True),
+    (",", False), ("-", False), ("nu", True),  # not a number prefix: the grammar decides
+])
+def test_number_prefix_check_keeps_every_integer_in_bounds_reachable(text, ok):
+    from synth.generators.llm.backends.value_grammar import number_prefix_ok
+
+    assert number_prefix_ok(text, ",", (49.0, 1119.0)) is ok
+
+
+def test_number_prefix_check_agrees_with_brute_force():
+    """Known answer by enumeration: a prefix is viable iff some in-bounds number starts with it."""
+    from synth.generators.llm.backends.value_grammar import number_prefix_ok
+
+    lo, hi = 31.0, 159.94
+    values = [f"{v / 100:.2f}".rstrip("0").rstrip(".") for v in range(0, 30001)]
+    values += [f"{v / 100:.2f}" for v in range(0, 30001)]
+    inside = [v for v in values if lo <= float(v) <= hi]
+    for prefix in ["1", "2", "3", "31", "30.", "31.", "15", "159.9", "16", "0", "7", "159.95", "45.1"]:
+        expected = any(v.startswith(prefix) for v in inside)
+        assert number_prefix_ok(prefix, ",", (lo, hi)) is expected, prefix
+        assert number_prefix_ok(prefix + ",", ",", (lo, hi)) is (lo <= float(prefix) <= hi), prefix
+
+
+def test_value_grammar_allows_no_space_after_a_value():
+    """A space would end a number before its minimum (``100 `` where the minimum is 124) and
+    cost a step; the answer is compact JSON."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    from synth.generators.llm.backends.value_grammar import grammar_alphabet, value_gbnf
+
+    for schema in ({"type": "integer", "minimum": 124}, {"anyOf": [{"type": "number"}, {"type": "null"}]},
+                   {"type": "boolean"}, {"enum": [0, 1]}):
+        assert " " not in grammar_alphabet(value_gbnf(schema, ","))
+    assert " " in grammar_alphabet(value_gbnf({"enum": ["a b", "c"]}, ","))  # inside a level it stays
+
+
+def test_waves_size_to_the_keep_rate_and_fill_the_backend_while_nothing_is_kept(actg):
+    """A wave asks for the missing rows at the keep rate so far; while no row has been kept
+    (a model whose rows all break a rule) it asks for as many answers as the backend takes
+    at once, not for the few a keep rate of 1 would suggest; the budget caps it."""
+    from synth.generators.llm.sampling import RowSampler, SamplingPlan
+
+    class Backend:
+        max_concurrency = 16
+
+    _, schema = actg
+    plan = SamplingPlan(rows_per_call=4, examples_per_prompt=0, temperature=1.0, top_p=1.0, max_tokens_per_row=8,
+                        budget=10, progress=False)
+    sampler = RowSampler(schema=schema, backend=Backend(), renderer=None, examples=None, rules=[], soft_rules=[],
+                         guard=None, plan=plan)
+    assert sampler._wave_size(16, 160) == 5  # nothing asked yet: 1.25 x 16 rows / 4 per call
+    sampler.counts.rows_requested, sampler.counts.rows_kept = 20, 0
+    assert sampler._wave_size(16, 160) == 16
+    sampler.counts.rows_kept = 10  # half kept: 1.25 x 6 / (4 x 0.5) -> 4 calls
+    assert sampler._wave_size(6, 160) == 4
+    sampler.counts.rows_requested, sampler.counts.rows_kept = 150, 0
+    assert sampler._wave_size(16, 160) == 3  # 10 rows of budget left: 3 calls of 4

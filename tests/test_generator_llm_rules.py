@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from synth.errors import ConfigError
-from synth.generators.llm.rules import parse_rule
+from synth.generators.llm.rules import PRESENT, UNWRITTEN, parse_rule
 from synth.schema import ColumnKind, ColumnSpec, Schema
 
 SCHEMA = Schema((
@@ -75,3 +75,58 @@ def test_violated_means_definitely_false():
 def test_mistakes_are_config_errors(text, message):
     with pytest.raises(ConfigError, match=message):
         parse_rule(text).bind(SCHEMA)
+
+
+# -- rows being written: cells not known yet ----------------------------------------------
+
+PARTIAL = pd.DataFrame({
+    "age": pd.Series([UNWRITTEN, PRESENT, None, 30, UNWRITTEN], dtype=object),
+    "bili": [1.0, 1.0, 1.0, 1.0, 1.0],
+    "stage": pd.Series([4, 4, 4, UNWRITTEN, 2], dtype=object),
+    "ascites": ["N", "N", "N", "N", "N"],
+    "edema": pd.Series(["N", UNWRITTEN, PRESENT, None, None], dtype=object),
+    "my col": [1.0, 1.0, 1.0, 1.0, 1.0],
+})
+
+
+def _partial(text: str) -> list:
+    out = parse_rule(text).bind(SCHEMA).holds(PARTIAL, SCHEMA)
+    return [None if pd.isna(v) else bool(v) for v in out]
+
+
+@pytest.mark.parametrize("text, expected", [
+    # an unwritten cell may still become anything, missing included; PRESENT is some value
+    ("age is missing", [NA, False, True, False, NA]),
+    ("age is not missing", [NA, True, False, True, NA]),
+    ("age >= 18", [NA, NA, NA, True, NA]),
+    ("age + bili is missing", [NA, NA, True, False, NA]),  # null + anything is missing
+    ('if stage == 4 then edema == "Y"', [False, NA, NA, NA, True]),
+    ("if stage == 4 then age is not missing", [NA, True, False, True, True]),
+    ("stage in [1, 2] or age > 100", [NA, NA, NA, NA, True]),
+    ("stage in [1, 2] and age > 100", [False, False, False, False, NA]),  # false whatever the unknowns are
+])
+def test_cells_not_written_yet_are_unknown(text, expected):
+    assert _partial(text) == expected
+
+
+def test_a_rule_false_with_unknown_cells_is_false_for_every_value_they_take():
+    """Known answer by enumeration (Kleene logic is monotone): wherever the partial row
+    violates a rule, every completion of its unknown cells violates it too."""
+    import itertools
+
+    rules = [parse_rule(t).bind(SCHEMA) for t in (
+        'if stage == 4 then ascites == "Y" or edema == "Y"', "if stage >= 3 then age is not missing",
+        "age is missing or age < 50", 'edema is missing or stage != 1')]
+    choices = {"age": [UNWRITTEN, PRESENT, None, 20, 60], "stage": [UNWRITTEN, 1, 4], "edema": [UNWRITTEN, PRESENT, None, "N", "Y"]}
+    fill = {"age": [None, 20, 60], "stage": [1, 4], "edema": [None, "N", "Y"]}
+    for values in itertools.product(*choices.values()):
+        row = dict(zip(choices, values))
+        frame = pd.DataFrame([{**row, "bili": 1.0, "ascites": "N", "my col": 1.0}], dtype=object)
+        for rule in rules:
+            if not rule.violated(frame, SCHEMA)[0]:
+                continue
+            options = [fill[c] if v is UNWRITTEN else [x for x in fill[c] if x is not None] if v is PRESENT else [v]
+                       for c, v in row.items()]
+            for completion in itertools.product(*options):
+                full = pd.DataFrame([{**dict(zip(row, completion)), "bili": 1.0, "ascites": "N", "my col": 1.0}])
+                assert rule.violated(full, SCHEMA)[0], (rule.text, row, completion)

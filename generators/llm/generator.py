@@ -146,6 +146,7 @@ class LLMGenerator(Generator):
             plan=SamplingPlan(
                 rows_per_call=p.rows_per_call, examples_per_prompt=p.examples_per_prompt, temperature=p.temperature,
                 top_p=p.top_p, max_tokens_per_row=p.max_tokens_per_row, budget=p.budget, progress=p.progress,
+                rules_in_decoding=p.rules_in_decoding,
             ),
         )
         before = self._guard.counts.to_dict()
@@ -182,6 +183,7 @@ class LLMGenerator(Generator):
             "rows_per_call": p.rows_per_call,
             "rules": list(p.rules),
             "soft_rules": list(p.soft_rules),
+            "rules_in_decoding": p.rules_in_decoding,
             "min_distance": p.min_distance,
             "constrained_decoding": "JSON Schema from the table schema; rows validated with pydantic",
         }

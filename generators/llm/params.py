@@ -38,6 +38,11 @@ class LLMParams(GeneratorParams):
     )
     rules: list[str] = Field(default_factory=list, description="hard rules: a row violating one is rejected")
     soft_rules: list[str] = Field(default_factory=list, description="soft rules: violations are counted, rows kept")
+    rules_in_decoding: bool = Field(
+        True,
+        description="embedded backend: values a hard rule already excludes (given the row so far) are kept out of "
+        "the grammar; false: rows are only checked after they are written (pure rejection)",
+    )
     notes: list[str] = Field(default_factory=list, description="free-text domain notes shown with the rules")
 
     # -- model --------------------------------------------------------------------------

@@ -85,8 +85,8 @@ def stats_text(name: str, stats: TableStatistics) -> str:
 
 
 def row_json(row: dict[str, Any]) -> str:
-    """A row as one line of JSON, keys in schema order: the format the model answers in."""
-    return json.dumps(row, ensure_ascii=False, separators=(", ", ": "))
+    """A row as one line of compact JSON, keys in schema order: the format the model answers in."""
+    return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
 
 
 def example_rows(data: pd.DataFrame, schema: Schema) -> list[dict[str, Any]]:
@@ -161,7 +161,7 @@ class PromptMaterial:
 def output_format(schema: Schema, rows: int) -> str:
     return (
         f"Write {rows} new records that are different from the examples, as one JSON object "
-        '{"rows": [...]} holding ' + f"{rows} record objects with the fields {', '.join(schema.names)}, "
+        '{"rows":[...]} holding ' + f"{rows} record objects with the fields {', '.join(schema.names)}, "
         "in that order.\n"
     )
 

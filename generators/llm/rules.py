@@ -19,6 +19,12 @@ Missing values follow SQL's three-valued logic: a comparison involving a missing
 rule only when the rule is definitely false (as a SQL ``CHECK`` constraint). Use
 ``is missing`` to make missingness itself part of a rule.
 
+A row still being written may hold the markers :data:`UNWRITTEN` (the value is not known
+yet and may turn out missing) and :data:`PRESENT` (some value that is not missing) in
+cells: both are unknown to comparisons, and ``is missing`` is unknown for ``UNWRITTEN`` and
+false for ``PRESENT``. Kleene logic is monotone, so a rule that is definitely false with
+markers is false whatever values replace them (:mod:`synth.generators.llm.rule_narrowing`).
+
 :func:`parse_rule` checks syntax only; :meth:`Rule.bind` checks the rule against a
 :class:`~synth.schema.Schema` (unknown columns, a string compared with a number, a
 category that is not a level) and raises :class:`~synth.errors.ConfigError` naming the
@@ -99,6 +105,30 @@ QUOTED_NAME: /`[^`]+`/
 @cache
 def _parser() -> Lark:
     return Lark(_GRAMMAR, parser="lalr", maybe_placeholders=False)
+
+
+# -- cells not known yet (a row being written) --------------------------------------------
+
+
+class Unknown:
+    """A marker for a cell whose value is not known yet (see the module docstring)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+UNWRITTEN = Unknown("UNWRITTEN")  # not written yet: any value, or missing
+PRESENT = Unknown("PRESENT")  # some value, not missing
+
+
+def _markers(col: pd.Series, marker: Unknown) -> np.ndarray:
+    """(n,) bool: the cells of ``col`` that hold ``marker``."""
+    if col.dtype != object:
+        return np.zeros(len(col), dtype=bool)
+    return np.fromiter((v is marker for v in col), dtype=bool, count=len(col))
 
 
 # -- the expression tree ----------------------------------------------------------------
@@ -399,7 +429,7 @@ class _Evaluator:
             return node.value
         if isinstance(node, Column):
             spec = self.schema.column(node.name)
-            col = self.frame[node.name]
+            col = self._cells(node.name)
             if spec.is_numeric:
                 if spec.kind.value == "datetime":
                     dt = pd.to_datetime(col, errors="coerce").dt.as_unit("ns")
@@ -414,6 +444,12 @@ class _Evaluator:
                 right = right.where(right != 0) if isinstance(right, pd.Series) else (pd.NA if right == 0 else right)
             return _ARITH[node.op](left, right)
         raise TypeError(f"not a value: {node}")
+
+    def _cells(self, name: str) -> pd.Series:
+        """Column ``name`` with cells not known yet (:class:`Unknown`) as missing."""
+        col = self.frame[name]
+        unknown = _markers(col, UNWRITTEN) | _markers(col, PRESENT)
+        return col.where(~unknown, None) if unknown.any() else col
 
     def _key_side(self, node: Node) -> Any:
         """Categorical comparisons use level keys on both sides."""
@@ -436,7 +472,7 @@ class _Evaluator:
             return ~parts[0] | parts[1]  # implies
         if isinstance(node, IsMissing):
             missing = self._missing(node.operand)
-            return pd.Series(~missing if node.negated else missing, index=idx, dtype="boolean")
+            return ~missing if node.negated else missing
         if isinstance(node, Member):
             hits = [self.logical(Compare("==", node.operand, v)) for v in node.values]
             out = hits[0]
@@ -455,11 +491,32 @@ class _Evaluator:
     def _categorical(self, node: Node) -> bool:
         return isinstance(node, Column) and not self.schema.column(node.name).is_numeric
 
-    def _missing(self, node: Node) -> np.ndarray:
+    def _missing(self, node: Node) -> pd.Series:
+        """Whether ``node``'s value is missing: a nullable boolean Series (unknown for cells not written yet)."""
         v = self.value(node)
         if isinstance(v, pd.Series):
-            return v.isna().to_numpy(dtype=bool)
-        return np.full(len(self.frame), v is None or v is pd.NA, dtype=bool)
+            missing = v.isna().to_numpy(dtype=bool)
+        else:
+            missing = np.full(len(self.frame), v is None or v is pd.NA, dtype=bool)
+        out = pd.Series(missing, index=self.frame.index, dtype="boolean")
+        for name in dict.fromkeys(_columns(node)):
+            col = self.frame[name]
+            unwritten, present = _markers(col, UNWRITTEN), _markers(col, PRESENT)
+            if isinstance(node, Column):
+                out[present] = False
+                out[unwritten] = pd.NA
+            else:  # an expression with a cell not known yet: missing only if it surely is (kept True)
+                out[(unwritten | present) & missing & ~self._surely_missing(node)] = pd.NA
+        return out
+
+    def _surely_missing(self, node: Node) -> np.ndarray:
+        """(n,) bool: a column ``node`` names is missing (not merely unknown), so its value is."""
+        out = np.zeros(len(self.frame), dtype=bool)
+        for name in dict.fromkeys(_columns(node)):
+            col = self.frame[name]
+            known_missing = col.isna().to_numpy(dtype=bool) & ~_markers(col, UNWRITTEN) & ~_markers(col, PRESENT)
+            out |= known_missing
+        return out
 
     def _compare_levels(self, node: Compare) -> pd.Series:
         left, right = self._key_side(node.left), self._key_side(node.right)

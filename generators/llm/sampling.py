@@ -1,6 +1,7 @@
 """The sampling loop: ask the model for batches, keep the rows that pass every check.
 
-One round sends up to ``backend.max_concurrency`` calls at once, each with its own prompt
+One round sends as many calls as the missing rows need at the keep rate so far (at most
+``backend.max_concurrency``, answered together by ``complete_many``), each with its own prompt
 (examples rotate: every call draws its own training rows) and its own seed, and handles
 the answers in call order, so the same seed gives the same rows. An answer is decoded as
 JSON (never split on commas); each row then passes, in turn:
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from synth.generators.llm.backends.base import Backend, BackendError, BatchReque
 from synth.generators.llm.guard import CopyGuard
 from synth.generators.llm.prompts import PromptRenderer, example_rows
 from synth.generators.llm.row_schema import RowValidator, batch_json_schema
+from synth.generators.llm.rule_narrowing import RowNarrowing
 from synth.generators.llm.rules import Rule
 from synth.schema import Schema
 
@@ -110,6 +111,7 @@ class SamplingPlan:
     max_tokens_per_row: int
     budget: float
     progress: bool
+    rules_in_decoding: bool = True
 
 
 class RowSampler:
@@ -131,6 +133,7 @@ class RowSampler:
         self.examples, self.rules, self.soft_rules = examples, rules, soft_rules
         self.guard, self.plan = guard, plan
         self.validator = RowValidator(schema)
+        self.narrowing = RowNarrowing(rules, schema) if rules and plan.rules_in_decoding else None
         self.counts = SamplingCounts(
             rule_rejections={r.text: 0 for r in rules}, soft_rule_violations={r.text: 0 for r in soft_rules}
         )
@@ -151,6 +154,7 @@ class RowSampler:
             temperature=self.plan.temperature,
             top_p=self.plan.top_p,
             max_tokens=16 + rows * len(self.schema.names) * self.plan.max_tokens_per_row,
+            narrowing=self.narrowing,
         )
 
     def run(self, n: int, seed: int) -> pd.DataFrame:
@@ -161,40 +165,52 @@ class RowSampler:
         started = time.perf_counter()
         bar = self._bar(n)
         try:
-            with ThreadPoolExecutor(max_workers=self.backend.max_concurrency) as pool:
-                while have < n:
-                    if self.counts.rows_requested >= limit:
-                        raise self._budget_error(n, have)
-                    wave = max(1, min(self.backend.max_concurrency, -(-(limit - self.counts.rows_requested) // self.plan.rows_per_call)))
-                    requests = [self._request(call + i, seed) for i in range(wave)]
-                    call += wave
-                    for text in pool.map(self.backend.complete, requests):
-                        self.counts.calls += 1
-                        self.counts.rows_requested += self.plan.rows_per_call
-                        rows = self._check(decode_rows(text)[: self.plan.rows_per_call])
-                        empty_streak = empty_streak + 1 if rows is None else 0
-                        if empty_streak >= MAX_CONSECUTIVE_EMPTY_ANSWERS:
-                            raise BackendError(
-                                f"The model answered {empty_streak} times in a row without a single JSON row "
-                                f"(last answer began {text[:80]!r}). The backend ignores the JSON schema or is "
-                                "not a chat model; check generator.params.model / base_url."
-                            )
-                        if rows is not None and len(rows):
-                            kept.append(rows)
-                            have += len(rows)
-                            self.counts.rows_kept = min(have, n)
-                        self.counts.seconds = time.perf_counter() - started
-                        if bar is not None:
-                            bar.n = min(have, n)
-                            bar.set_postfix(valid=f"{self.counts.valid_row_rate:.0%}", refresh=False)
-                            bar.refresh()
+            while have < n:
+                if self.counts.rows_requested >= limit:
+                    raise self._budget_error(n, have)
+                wave = self._wave_size(n - have, limit)
+                requests = [self._request(call + i, seed) for i in range(wave)]
+                call += wave
+                for text in self.backend.complete_many(requests):
+                    self.counts.calls += 1
+                    self.counts.rows_requested += self.plan.rows_per_call
+                    rows = self._check(decode_rows(text)[: self.plan.rows_per_call])
+                    empty_streak = empty_streak + 1 if rows is None else 0
+                    if empty_streak >= MAX_CONSECUTIVE_EMPTY_ANSWERS:
+                        raise BackendError(
+                            f"The model answered {empty_streak} times in a row without a single JSON row "
+                            f"(last answer began {text[:80]!r}). The backend ignores the JSON schema or is "
+                            "not a chat model; check generator.params.model / base_url."
+                        )
+                    if rows is not None and len(rows):
+                        kept.append(rows)
+                        have += len(rows)
+                        self.counts.rows_kept = min(have, n)
+                    self.counts.seconds = time.perf_counter() - started
+                    if bar is not None:
+                        bar.n = min(have, n)
+                        bar.set_postfix(valid=f"{self.counts.valid_row_rate:.0%}", refresh=False)
+                        bar.refresh()
         finally:
             if bar is not None:
                 bar.close()
         self.counts.seconds = time.perf_counter() - started
-        out = coerce_to_schema(pd.concat(kept, ignore_index=True).head(n), self.schema)
+        # object columns throughout: a batch whose column is all null must not decide the dtype
+        out = coerce_to_schema(pd.concat([k.astype(object) for k in kept], ignore_index=True).head(n), self.schema)
         self._count_soft_rules(out)
         return out
+
+    def _wave_size(self, missing: int, limit: int) -> int:
+        """Calls for the next wave: enough for the ``missing`` rows at the keep rate so far (with a
+        quarter more; as many as allowed while no row was kept yet), at most the backend's
+        concurrency and what the budget has left."""
+        c, per_call = self.counts, self.plan.rows_per_call
+        left = -(-(limit - c.rows_requested) // per_call)
+        if c.rows_requested and not c.rows_kept:  # nothing kept yet: the rate is unknown but low
+            return max(1, min(self.backend.max_concurrency, left))
+        keep_rate = c.rows_kept / c.rows_requested if c.rows_requested else 1.0
+        wanted = int(np.ceil(1.25 * missing / (per_call * keep_rate)))
+        return max(1, min(self.backend.max_concurrency, wanted, left))
 
     def _check(self, raw: list[Any]) -> pd.DataFrame | None:
         """The rows of one answer that pass schema, rules and guard; ``None`` if none was JSON."""

@@ -12,10 +12,13 @@ from __future__ import annotations
 import ipaddress
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from synth.errors import SynthUserError
+
+if TYPE_CHECKING:
+    from synth.generators.llm.rule_narrowing import RowNarrowing
 
 
 class BackendError(SynthUserError):
@@ -27,7 +30,10 @@ class BatchRequest:
     """One model call.
 
     ``rows`` records are asked for; ``schema`` is the JSON Schema of the whole answer;
-    ``seed`` fixes the call's sampling; ``max_tokens`` caps the answer's length.
+    ``seed`` fixes the call's sampling; ``max_tokens`` caps the answer's length. A backend
+    that writes values under its own grammar (the embedded one) also applies ``narrowing``,
+    the hard rules field by field (:mod:`synth.generators.llm.rule_narrowing`); a server
+    gets the JSON Schema only, and the rows it writes are checked afterwards as all are.
     """
 
     prompt: str
@@ -37,6 +43,7 @@ class BatchRequest:
     temperature: float
     top_p: float
     max_tokens: int
+    narrowing: RowNarrowing | None = None
 
 
 class Backend(ABC):
@@ -53,6 +60,19 @@ class Backend(ABC):
     @abstractmethod
     def complete(self, request: BatchRequest) -> str:
         """The model's answer text; raise :class:`BackendError` when there is none."""
+
+    def complete_many(self, requests: list[BatchRequest]) -> list[str]:
+        """The answers to ``requests`` (at most :attr:`max_concurrency`), in order.
+
+        The default sends them side by side from a thread pool; an engine that batches
+        several answers in one model pass overrides it.
+        """
+        if len(requests) <= 1:
+            return [self.complete(r) for r in requests]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(requests), self.max_concurrency)) as pool:
+            return list(pool.map(self.complete, requests))
 
     @abstractmethod
     def provenance(self) -> dict[str, Any]:
