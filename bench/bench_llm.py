@@ -140,7 +140,7 @@ def unconstrained(gen: LLMGenerator, n_calls: int, seed: int, threads: int) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=40, help="rows per strategy (constrained)")
-    parser.add_argument("--rows-per-call", type=int, default=4)
+    parser.add_argument("--rows-per-call", type=int, default=2)
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     parser.add_argument("--no-audit", action="store_true", help="skip the audit (rates and speed only)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the unconstrained baseline")

@@ -47,7 +47,11 @@ from synth.generators.llm.backends.value_grammar import (
 
 __all__ = ["LlamaCppBackend", "value_is_final"]
 
-SEQUENCES = 16  # answers written at once (one llama.cpp sequence each)
+# answers written at once (one llama.cpp sequence each). Every token attends over the whole
+# shared KV cache (the other answers' cells masked, not skipped), so more sequences cost more
+# per token: on 2 cores with the statistics prompt, 8 sequences of 2 rows gave 1.93-2.09 valid
+# rows/s against 1.41-1.80 for 16 of 4 and 1.0 for 32 of 2 (bench_llm.py, stop 17).
+SEQUENCES = 8
 CONTEXT_TOKENS = 32768  # KV cells shared by the cached prompt and all answers
 BATCH_TOKENS = 512  # tokens per llama_decode call
 _CACHE_SEQ = 0  # the sequence that keeps the shared prompt prefix
