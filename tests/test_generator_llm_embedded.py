@@ -140,7 +140,7 @@ def test_example_config_runs_offline(tmp_path):
     out = tmp_path / "run"
     assert (out / "report.html").is_file() and (out / "manifest.json").is_file()
     rows = pd.read_csv(out / "synthetic.csv")
-    assert len(rows) == 100
+    assert len(rows) == 400  # sample.rows of the example
     prep = prepare(DataConfig(source="builtin:actg175", split={"holdout_fraction": 0.3}), seed=7)
     assert _copies(rows.astype(prep.train[rows.columns].dtypes.to_dict(), errors="ignore"), prep.train) == 0
 
