@@ -17,8 +17,9 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cxr_diffusion.yaml
 
 @pytest.mark.slow
 def test_cpu_example_writes_images_pipeline_result_and_report(tmp_path):
-    config = tmp_path / "cxr_diffusion.yaml"
-    shutil.copy(EXAMPLE, config)  # its relative paths (the phantom set, the outputs) then land in tmp_path
+    config = tmp_path / "examples" / "cxr_diffusion.yaml"
+    config.parent.mkdir()
+    shutil.copy(EXAMPLE, config)  # its relative paths (../runs/: the phantom set, the outputs) then land in tmp_path
     result = CliRunner().invoke(app, ["generate", "--config", str(config)])
     assert result.exit_code in (0, 1), result.output  # a verdict, not a crash or a user mistake
     out = tmp_path / "runs" / "cxr_diffusion"

@@ -13,6 +13,13 @@ Expected: the three marker prompts are the highest-ranked and flagged by the pro
 a marker is among the top three attributed words, generated images from those prompts are
 pixel-space copies found by the nearest-image search (and the copy gate fails); the clean
 model (no duplicates, same prompts sampled) flags at most one prompt and few copies.
+
+Known to fail (stop 17, issue 12 open): at these sizes the prompt part holds (marker prompts
+ranked 1-3 and flagged, '___' and 'xxxx' the top words) but no generation reaches the copy
+threshold (closest calibrated distance 0.64 against 0.5). Longer training trades one for the
+other: 1,600 steps flagged 2 of 24 marker generations; 2,400 steps at 2e-3 flagged 4 (excess
++16.7 % [+1.5 %, +35.9 %], all pointing at duplicated images) but then the model memorizes
+every single-image prompt as well and the marker prompts fall out of the top of the ranking.
 """
 
 from __future__ import annotations
