@@ -257,7 +257,9 @@ class _Answer:
         self.rng = np.random.default_rng(request.seed)
         self.value_tokens = 0
         self.limit = max(8, request.max_tokens // max(request.rows * len(fields), 1))
-        self.grammar: Any = None
+        self.grammar: Any = None  # the current value's llama.cpp grammar sampler (None between values)
+        self.candidates = np.zeros(0, dtype=np.int32)  # the current value's candidate tokens
+        self.bounds: Any = None  # the current value's numeric bounds (None: not a bounded number)
         self.text: str | None = None  # the finished answer
 
 
@@ -374,16 +376,17 @@ class LlamaCppBackend(Backend):
         """Sample one token of ``a``'s current value from the logits at batch ``index`` (or from
         its final hidden state through the partial output layer, :mod:`.output_head`)."""
         lib, model = self.lib, self._model
-        gbnf, candidates = self._grammar(a.writer.schema, a.writer.delimiter)
-        if a.grammar is None:
+        if a.grammar is None:  # a new value: its grammar, candidate tokens and bounds, once per value
+            gbnf, a.candidates = self._grammar(a.writer.schema, a.writer.delimiter)
+            a.bounds = numeric_bounds(a.writer.schema)
             a.grammar = lib.llama_sampler_init_grammar(model.vocab, gbnf, b"root")
             if not a.grammar:
                 raise BackendError(f"llama.cpp rejected the grammar of column '{a.writer.field.name}':\n{gbnf.decode()}")
+        candidates, bounds = a.candidates, a.bounds
         if hidden is not None:
             logits = ctx.head.weights(candidates) @ hidden
         else:
             logits = ctx.logits(index)[candidates].astype(np.float32)
-        bounds = numeric_bounds(a.writer.schema)
         check = None
         if bounds is not None:
             value, delimiter, pieces = a.writer.value, a.writer.delimiter, model.pieces
