@@ -109,6 +109,8 @@ _CHUNK_QUERIES = 4096
 _MAX_CHUNK_ENTRIES = 1 << 23
 # Running k-best buffers (rows x (k + tile width)) stay below this many entries.
 _MAX_CANDIDATES = 1 << 22
+# The row screen's float64 differences (rows x kept x columns) stay below this many entries.
+_MAX_DIFFERENCE_ENTRIES = 1 << 22
 # A sharded search (a distributed engine) gives each shard at least this many queries, and
 # cuts the queries into at most this many shards per worker (a dead worker's shard is small
 # to redo, and a slow worker does not hold up the rest).
@@ -281,7 +283,7 @@ class _Search:
         complete = (top[:, -1] > bound) if kept < len(self.perm) else torch.ones(m, dtype=torch.bool)
         d2 = torch.full((m, kept), float("inf"), dtype=torch.float64)
         under = top <= bound[:, None]
-        step = max(1, (1 << 22) // max(kept * self.q_rows.shape[1], 1))
+        step = max(1, _MAX_DIFFERENCE_ENTRIES // max(kept * self.q_rows.shape[1], 1))
         for s in range(0, m, step):
             e = min(s + step, m)
             diff = self.q_rows[cs + s : cs + e, None, :] - self.r_rows[self.perm[top_i[s:e]]]
