@@ -33,7 +33,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import torch
 
 from synth.audits.base import Audit, AuditInputs, AuditSection, Figure, Interval, Metric, TableBlock, ThreatModel
@@ -42,6 +41,7 @@ from synth.audits.images.image_sets import IMAGE_ONLY, load_set
 from synth.audits.param_checks import check_int
 from synth.errors import ConfigError
 from synth.generators.base import DiffusionInternals
+from synth.neighbors.persons import persons
 from synth.stats import roc
 
 LEVEL = 0.95
@@ -116,12 +116,10 @@ def patient_clusters(inputs: AuditInputs, member_rows: np.ndarray, nonmember_row
 
     ``member_rows`` / ``nonmember_rows``: positions in ``inputs.train`` / ``inputs.holdout``.
     """
-    if inputs.train_groups is None or inputs.holdout_groups is None:
+    who = persons(inputs.train_groups, inputs.holdout_groups, len(inputs.train), len(inputs.holdout))
+    if not who.grouped:
         return None
-    who = np.concatenate([np.asarray(inputs.train_groups, dtype=object)[member_rows],
-                          np.asarray(inputs.holdout_groups, dtype=object)[nonmember_rows]])
-    codes, _ = pd.factorize(pd.Series(who), use_na_sentinel=False)
-    return codes.astype(np.int64)
+    return np.r_[who.train[member_rows], who.holdout[nonmember_rows]]
 
 
 class DiffusionMembershipAudit(Audit):
