@@ -88,7 +88,9 @@ class DiffusionInternals:
     - ``view_labels``: view cells -> class labels (b,) int64, or ``None`` when the model is
       not conditioned on the view; ``unknown_view`` is the label used with the empty prompt
       (the unconditional branch of classifier-free guidance).
-    - ``first_timestep``: the timestep of the sampler's first denoising step.
+    - ``first_timestep``: the timestep of the sampler's first denoising step;
+      ``sampler_timesteps`` all of its timesteps in order (first = ``first_timestep``), or
+      empty when the generator does not say.
     - ``prompt_column`` / ``view_column`` / ``image_column``: the table columns they read.
     """
 
@@ -106,6 +108,7 @@ class DiffusionInternals:
     prompt_column: str
     view_column: str | None
     device: str = "cpu"
+    sampler_timesteps: tuple[int, ...] = ()
 
 
 class Generator(ABC):

@@ -115,3 +115,47 @@ def test_white_box_audits_skip_without_the_model_and_check_their_parameters(fitt
         DiffusionMembershipAudit(timesteps=[5000]).run(_inputs(fitted))
     with pytest.raises(ConfigError, match="attacks"):
         DiffusionMembershipAudit(attacks=["secmi"])
+
+
+def _ideal_memorizer(monkeypatch, memorized: torch.Tensor, unconditional: str) -> None:
+    """Replace the model's noise prediction by a closed form (a test fake; the real UNet path is tested above):
+    the conditional branch has memorized one image x* exactly, eps_c(x_t, t) = (x_t - sqrt(a_t) x*) / sqrt(1 - a_t);
+    the unconditional branch predicts either zero noise or the image 0, eps_u = x_t / sqrt(1 - a_t)."""
+    def predict(m, x, t, c):
+        a = m.noise_scheduler.alphas_cumprod.to(torch.float32)[t].reshape(-1, 1, 1, 1)
+        if c == "cond":
+            return (x - a.sqrt() * memorized) / (1 - a).sqrt()
+        return torch.zeros_like(x) if unconditional == "zero" else x / (1 - a).sqrt()
+
+    monkeypatch.setattr(denoiser, "condition", lambda m, prompts, views: "cond")
+    monkeypatch.setattr(denoiser, "unconditional", lambda m, n: "uncond")
+    monkeypatch.setattr(denoiser, "predict_noise", predict)
+
+
+def test_prompt_norm_over_steps_matches_closed_forms_of_an_ideal_memorizer(fitted, monkeypatch):
+    from synth.audits.images.prompt_memorization import noise_prediction_norms
+
+    m = fitted[3].diffusion_internals()
+    m = type(m)(**{**m.__dict__, "sampler_timesteps": (999, 749, 499, 249)})
+    a = m.noise_scheduler.alphas_cumprod.double()
+    memorized = torch.full((1, 1, 16, 16), 0.5)
+    # eps_u = x_t / sqrt(1 - a): the difference is -sqrt(a_t / (1 - a_t)) x* wherever the path goes,
+    # so d = 0.5 x the mean of sqrt(a_t / (1 - a_t)) over the steps used
+    _ideal_memorizer(monkeypatch, memorized, "image zero")
+    for steps in (1, 3):
+        d = noise_prediction_norms(m, ["p"], None, n_noise=2, seed=0, steps=steps)
+        ts = [999, 749, 499][:steps]
+        assert d[0] == pytest.approx(0.5 * np.mean([np.sqrt(a[t] / (1 - a[t])) for t in ts]), rel=1e-4)
+    # eps_u = 0: the difference is eps_c itself, which an exact memorizer keeps constant along its own
+    # deterministic DDIM path (x_t = sqrt(a_t) x* + sqrt(1 - a_t) eps_1): d is the same for 1 and 3 steps, and
+    # equals the closed form at the first step; a path that did not move would give a different value at t = 749
+    _ideal_memorizer(monkeypatch, memorized, "zero")
+    noise = torch.randn((2, 1, 16, 16), generator=torch.Generator().manual_seed(0))
+    eps1 = (noise - a[999].sqrt().float() * memorized) / (1 - a[999]).sqrt().float()
+    expected = float(np.mean([e.norm().item() / 16 for e in eps1]))
+    one = noise_prediction_norms(m, ["p"], None, n_noise=2, seed=0, steps=1)[0]
+    three = noise_prediction_norms(m, ["p"], None, n_noise=2, seed=0, steps=3)[0]
+    still = float(np.mean([((n - a[749].sqrt().float() * memorized) / (1 - a[749]).sqrt().float()).norm().item() / 16
+                           for n in noise]))
+    assert one == pytest.approx(expected, rel=1e-4) and three == pytest.approx(expected, rel=1e-4)
+    assert abs(still - expected) > 0.01  # the test can tell a path that moves from one that does not

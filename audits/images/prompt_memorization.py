@@ -5,11 +5,19 @@ Models"): when a prompt is memorized, the text-conditional noise prediction depa
 strongly from the unconditional one from the very first denoising step, because the
 prompt pulls every starting noise towards one image. Per prompt ``p`` the audit computes
 
-    d(p) = mean over noise draws of  || eps(x_T, T, c_p) - eps(x_T, T, c_empty) ||_2 / sqrt(pixels)
+    d(p) = mean over noise draws and the first ``steps`` sampler timesteps t of
+           || eps(x_t, t, c_p) - eps(x_t, t, c_empty) ||_2 / sqrt(pixels)
 
-at the sampler's first timestep ``T`` (``n_noise`` starting noises, the same draws for every
-prompt), with ``c_empty`` the empty prompt and unknown view that classifier-free guidance
-uses. Training prompts are ranked by ``d``.
+from the sampler's first timestep ``T`` (``n_noise`` starting noises x_T, the same draws for
+every prompt), with ``c_empty`` the empty prompt and unknown view that classifier-free
+guidance uses; x_t then follows the prompt's own deterministic DDIM path (x0 estimate
+clipped to the image range, as the sampler does). Wen et al. average the norm over the
+sampling steps and note that the first alone already detects; a few steps separate more,
+because the memorized image takes shape along the path while an unmemorized prompt's
+prediction stays near the unconditional one. On the known-answer model of the tests (three
+images duplicated 20 times under marker prompts among 190 single images, 2,400 steps), the
+marker prompts ranked 1, 3 and 4 of 193 on the first step alone and 1, 2 and 3, above every
+unseen prompt, with 3 steps. Training prompts are ranked by ``d``.
 
 Calibration: prompts the model never saw (holdout prompts whose text differs from every
 training prompt) give the null distribution. They are split at random in two halves: the
@@ -53,7 +61,8 @@ THREAT_MODEL = ThreatModel(
     attack="prompt-driven extraction (Wen et al. 2024)",
     attacker_has=("the model (white box)", "candidate prompts, e.g. report text with de-identification traces"),
     description="Whoever can prompt the model with a training report's text gets the training image back when that "
-                "prompt is memorized; the first-step noise-prediction norm finds such prompts without sampling.",
+                "prompt is memorized; the noise-prediction norm over the first denoising steps finds such prompts "
+                "without sampling whole images.",
 )
 
 
@@ -69,12 +78,18 @@ class DistinctPrompts:
         return len(self.prompts)
 
 
+def trajectory_timesteps(m: DiffusionInternals, steps: int) -> list[int]:
+    """The first ``steps`` timesteps of the model's sampler (only the first when it does not list them)."""
+    return list(m.sampler_timesteps[:steps]) if m.sampler_timesteps else [m.first_timestep]
+
+
 def noise_prediction_norms(m: DiffusionInternals, prompts: list[str], views: list[object] | None, *, n_noise: int,
-                           seed: int, batch_size: int = 16) -> np.ndarray:
+                           seed: int, steps: int = 1, batch_size: int = 16) -> np.ndarray:
     """d(p) of every prompt (see the module docstring), float64 (n,)."""
     size = m.resolution
     noise = torch.randn((n_noise, 1, size, size), generator=torch.Generator().manual_seed(seed))
-    t_value = m.first_timestep
+    times = trajectory_timesteps(m, steps)
+    alpha_bar = m.noise_scheduler.alphas_cumprod.to(torch.float32)
     out = np.empty(len(prompts))
     with torch.no_grad():
         for start in range(0, len(prompts), batch_size):
@@ -84,11 +99,17 @@ def noise_prediction_norms(m: DiffusionInternals, prompts: list[str], views: lis
             uncond = denoiser.unconditional(m, b)
             total = torch.zeros(b)
             for j in range(n_noise):
-                x = noise[j:j + 1].expand(b, -1, -1, -1)
-                t = torch.full((b,), t_value, dtype=torch.long)
-                diff = denoiser.predict_noise(m, x, t, cond) - denoiser.predict_noise(m, x, t, uncond)
-                total += diff.flatten(1).norm(dim=1).cpu() / np.sqrt(diff[0].numel())
-            out[start:start + b] = (total / n_noise).numpy()
+                x = noise[j:j + 1].expand(b, -1, -1, -1).to(m.device)
+                for k, t_value in enumerate(times):
+                    t = torch.full((b,), t_value, dtype=torch.long)
+                    eps = denoiser.predict_noise(m, x, t, cond)
+                    diff = eps - denoiser.predict_noise(m, x, t, uncond)
+                    total += diff.flatten(1).norm(dim=1).cpu() / np.sqrt(diff[0].numel())
+                    if k + 1 < len(times):  # deterministic DDIM step to the next timestep, on the prompt's own path
+                        a, a_next = alpha_bar[t_value].to(eps.device), alpha_bar[times[k + 1]].to(eps.device)
+                        x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+                        x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
+            out[start:start + b] = (total / (n_noise * len(times))).numpy()
     return out
 
 
@@ -126,6 +147,7 @@ class PromptMemorizationAudit(Audit):
         max_prompts: distinct training prompts scored, at most (random, seeded).
         max_holdout_prompts: unseen holdout prompts scored for the null, at most.
         n_noise: starting noises per prompt.
+        steps: sampler timesteps the norm is averaged over (each costs two model calls per prompt and noise).
         fpr: share of unseen prompts allowed above the flagging threshold.
         top_prompts: highest-ranked prompts whose tokens are attributed.
         min_word_people: people whose prompts must contain a word before it is named.
@@ -138,14 +160,15 @@ class PromptMemorizationAudit(Audit):
     data_kinds = IMAGE_ONLY
     needs_generator = True
 
-    def __init__(self, *, max_prompts: int = 300, max_holdout_prompts: int = 300, n_noise: int = 4, fpr: float = 0.01,
-                 top_prompts: int = 20, min_word_people: int = 5) -> None:
+    def __init__(self, *, max_prompts: int = 300, max_holdout_prompts: int = 300, n_noise: int = 4, steps: int = 3,
+                 fpr: float = 0.01, top_prompts: int = 20, min_word_people: int = 5) -> None:
         if isinstance(fpr, bool) or not isinstance(fpr, (int, float)) or not 0 < fpr < 0.5:
             raise ConfigError(f"audit.params.{self.name}.fpr: expected a share in (0, 0.5), got {fpr!r}; e.g. fpr: 0.01.")
         super().__init__(
             max_prompts=check_int(self.name, "max_prompts", max_prompts, 2),
             max_holdout_prompts=check_int(self.name, "max_holdout_prompts", max_holdout_prompts, 4),
-            n_noise=check_int(self.name, "n_noise", n_noise, 1), fpr=float(fpr),
+            n_noise=check_int(self.name, "n_noise", n_noise, 1), steps=check_int(self.name, "steps", steps, 1),
+            fpr=float(fpr),
             top_prompts=check_int(self.name, "top_prompts", top_prompts, 0),
             min_word_people=check_int(self.name, "min_word_people", min_word_people, 1))
 
@@ -162,8 +185,9 @@ class PromptMemorizationAudit(Audit):
         if len(unseen) < 4:
             return self.skip(f"only {len(unseen)} holdout prompts differ from every training prompt; the null "
                              "distribution needs at least 4.")
-        train_scores = noise_prediction_norms(m, train.prompts, train.views, n_noise=p["n_noise"], seed=inputs.seed)
-        null_scores = noise_prediction_norms(m, unseen.prompts, unseen.views, n_noise=p["n_noise"], seed=inputs.seed)
+        norms = dict(n_noise=p["n_noise"], steps=p["steps"], seed=inputs.seed)
+        train_scores = noise_prediction_norms(m, train.prompts, train.views, **norms)
+        null_scores = noise_prediction_norms(m, unseen.prompts, unseen.views, **norms)
         order = np.random.default_rng(inputs.seed + 2).permutation(len(null_scores))
         calibration, baseline = null_scores[order[: len(order) // 2]], null_scores[order[len(order) // 2:]]
         threshold = float(np.quantile(calibration, 1 - p["fpr"], method="higher"))
@@ -177,7 +201,7 @@ class PromptMemorizationAudit(Audit):
             Metric(name="privacy.prompt_memorization_rate", value=k / n, ci=wilson(k, n), better="lower",
                    ideal=kb / nb, threat_model=THREAT_MODEL, details=counts,
                    passing="At or below the unseen-prompt baseline: no training prompt pulls the model's first "
-                           "denoising step further than prompts it never saw."),
+                           "denoising steps further than prompts it never saw."),
             Metric(name="privacy.prompt_memorization_excess", value=k / n - kb / nb,
                    ci=newcombe_difference(k, n, kb, nb), better="lower", ideal=0.0, threat_model=THREAT_MODEL,
                    details=counts,
@@ -201,12 +225,14 @@ class PromptMemorizationAudit(Audit):
                         f"absent). Words found in fewer than {p['min_word_people']} people's prompts are pooled as "
                         f"'{RARE_WORD}'."))
         section.figures.append(_histogram(train_scores, null_scores, threshold))
+        times = trajectory_timesteps(m, p["steps"])
         section.summary = (
-            f"{k} of {n} distinct training prompts ({k / n:.1%}) push the first denoising step beyond the {1 - p['fpr']:.0%} "
+            f"{k} of {n} distinct training prompts ({k / n:.1%}) push the first denoising steps beyond the {1 - p['fpr']:.0%} "
             f"quantile of unseen prompts (baseline {kb} of {nb}); "
             + (f"top attributed word: '{words[0][0]}'." if words else "no words attributed."))
         section.notes += [
-            f"Noise-prediction norm at the sampler's first timestep (t = {m.first_timestep}), {p['n_noise']} starting "
+            f"Noise-prediction norm averaged over the sampler's first {len(times)} timestep(s) "
+            f"(t = {', '.join(str(t) for t in times)}) on each prompt's deterministic path, {p['n_noise']} starting "
             f"noises per prompt (the same for every prompt); null: {len(null_scores)} holdout prompts whose text differs "
             f"from every training prompt, half to set the threshold ({threshold:.4g}), half for the baseline.",
             "Prompt text is " + ("shown (audit.include_real_records is true)." if show_text else

@@ -202,7 +202,7 @@ class CXRDiffusionGenerator(Generator):
             view_labels=self._view_index if self._view else None,
             unknown_view=len(self._views) if self._view else None, first_timestep=int(sampler.timesteps[0]),
             image_column=self._image, prompt_column=self._prompt, view_column=self._view,
-            device=str(self.pipeline.unet.device),
+            device=str(self.pipeline.unet.device), sampler_timesteps=tuple(int(t) for t in sampler.timesteps),
         )
 
     # -- persistence ---------------------------------------------------------------------------
