@@ -13,8 +13,9 @@ sampled with guidance 1.5.
 Why these sizes (each measured, stop 18): with 70 single images, training long enough for copies (2,400
 steps) also memorized the single-image prompts, so the marker prompts fell out of the top of the ranking;
 with 190, the single images are seen about 150 times each and the duplicated ones about 3,000 times. A
-heavier duplicated share (60 copies each, 72 % of rows) made the unconditional branch reproduce the
-duplicated images too, which hides them from Wen et al.'s conditional-minus-unconditional norm. Guidance
+heavier duplicated share (60 copies each, 72 % of rows) gave copies but dropped the marker prompts out of
+the top of the ranking, presumably because the unconditional branch, trained on the same rows, reproduces
+the duplicated images too, which hides them from Wen et al.'s conditional-minus-unconditional norm. Guidance
 3.0 left the closest generations at calibrated distance 0.50-0.57 (threshold 0.5), 1.5 brought two of 24
 to 0.24 and 0.30; 7.5 pushed every generation far from the data. The prompt ranking over the first
 denoising step alone put the marker prompts at 1, 3 and 4; over three steps (the audit's default) at 1-3.
