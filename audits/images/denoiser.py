@@ -102,6 +102,15 @@ def add_noise(m: DiffusionInternals, x0: torch.Tensor, noise: torch.Tensor, t: t
     return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
 
+def ddim_step(m: DiffusionInternals, x_t: torch.Tensor, eps: torch.Tensor, t: torch.Tensor,
+              t_next: torch.Tensor) -> torch.Tensor:
+    """Deterministic DDIM step (eta 0) from ``t`` to ``t_next`` given the noise estimate ``eps``:
+    the x0 estimate, clipped to the image range as the sampler clips it, noised again with ``eps``."""
+    a = _alpha_bar(m, t).to(x_t.device)
+    x0 = ((x_t - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
+    return add_noise(m, x0, eps, t_next).to(x_t.device)
+
+
 def token_embeddings(m: DiffusionInternals, prompts: list[str]) -> TokenEmbeddings:
     """Input embeddings of ``prompts`` as a gradient-collecting leaf, with each token's word."""
     tok = _tokens(m, prompts, offsets=True)

@@ -89,9 +89,11 @@ def noise_prediction_norms(m: DiffusionInternals, prompts: list[str], views: lis
     size = m.resolution
     noise = torch.randn((n_noise, 1, size, size), generator=torch.Generator().manual_seed(seed))
     times = trajectory_timesteps(m, steps)
-    alpha_bar = m.noise_scheduler.alphas_cumprod.to(torch.float32)
     out = np.empty(len(prompts))
     with torch.no_grad():
+        # the first step's unconditional prediction depends on the starting noise only: once, not per prompt
+        first_uncond = denoiser.predict_noise(m, noise, torch.full((n_noise,), times[0], dtype=torch.long),
+                                              denoiser.unconditional(m, n_noise))
         for start in range(0, len(prompts), batch_size):
             chunk = prompts[start:start + batch_size]
             b = len(chunk)
@@ -103,12 +105,11 @@ def noise_prediction_norms(m: DiffusionInternals, prompts: list[str], views: lis
                 for k, t_value in enumerate(times):
                     t = torch.full((b,), t_value, dtype=torch.long)
                     eps = denoiser.predict_noise(m, x, t, cond)
-                    diff = eps - denoiser.predict_noise(m, x, t, uncond)
+                    eps_u = first_uncond[j:j + 1].to(eps.device) if k == 0 else denoiser.predict_noise(m, x, t, uncond)
+                    diff = eps - eps_u
                     total += diff.flatten(1).norm(dim=1).cpu() / np.sqrt(diff[0].numel())
-                    if k + 1 < len(times):  # deterministic DDIM step to the next timestep, on the prompt's own path
-                        a, a_next = alpha_bar[t_value].to(eps.device), alpha_bar[times[k + 1]].to(eps.device)
-                        x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
-                        x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
+                    if k + 1 < len(times):  # on to the next timestep along the prompt's own deterministic path
+                        x = denoiser.ddim_step(m, x, eps, t, torch.full((b,), times[k + 1], dtype=torch.long))
             out[start:start + b] = (total / (n_noise * len(times))).numpy()
     return out
 
