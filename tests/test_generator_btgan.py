@@ -285,6 +285,33 @@ def test_odds_gap_conditions_on_the_true_class():
     assert float(parity_gap(scores, groups, shares)) > 0.15
 
 
+@pytest.mark.parametrize("weight", [0.5, 1.0, 3.0])
+def test_fairness_weight_sets_the_size_of_the_fair_heads_parity_step(weight, train, monkeypatch):
+    # Adam's first step moves every parameter with a non-zero gradient by exactly its
+    # learning rate (m / sqrt(v) is the gradient's sign), whatever the loss's scale: a
+    # weight multiplying the penalty's loss would cancel out (weights 1 and 3 would move
+    # the head alike). The strength must show in the step itself: classifier_lr x weight.
+    from synth.generators.btgan.trainer import Trainer, TrainingLog
+
+    moved = {}
+
+    def one_generator_step(self, *, stopping=None, progress=True):
+        head = self.nets.classifier.fair
+        before = [w.detach().clone() for w in head.parameters()]
+        self.generator_step()
+        moved["step"] = torch.cat([(w.detach() - b).abs().flatten() for w, b in zip(head.parameters(), before)])
+        return TrainingLog()
+
+    monkeypatch.setattr(Trainer, "fit", one_generator_step)
+    BtGANGenerator(seed=0, fairness_weight=weight, classifier_lr=1e-3, generator_ema=0, **TINY).fit(
+        train, population_schema())
+    step = moved["step"][moved["step"] > 0]
+    assert step.numel() > 0
+    # (Adam's eps shortens the step of a parameter whose gradient is below ~1e-5 a little)
+    assert float(step.max()) == pytest.approx(1e-3 * weight, rel=1e-4)
+    assert float(step.median()) == pytest.approx(1e-3 * weight, rel=1e-3)
+
+
 def test_density_weights_favour_sparse_records():
     rng = np.random.default_rng(0)
     dense = rng.normal(0, 0.01, 200)

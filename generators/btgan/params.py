@@ -48,7 +48,8 @@ class BtGANParams(GANCoreParams):
     )
     fairness: FairnessNotion = Field("demographic_parity", description="The fairness notion the penalty enforces.")
     fairness_weight: float = Field(
-        1.0, ge=0, description="Strength of the penalty on the outcome's dependence on the subgroup (0: off)."
+        1.0, ge=0, description="Strength of the penalty on the outcome's dependence on the subgroup (0: off): the "
+        "fair head's parity steps are this many times the size of its cross-entropy steps."
     )
 
     # -- score-based weighted sampling ---------------------------------------------------

@@ -10,7 +10,8 @@ Per step:
 2. **generator**: generated rows labelled by the classifier (Gumbel-softmax of its logits,
    the classifier's weights held fixed) are scored by the critic; the generator minimises
    ``-D(row)`` plus CTGAN's conditioning loss, and the classifier's *fair head* minimises
-   ``fairness_weight`` times the fairness penalty (:mod:`.fairness`) on a separate batch of
+   the fairness penalty (:mod:`.fairness`), in steps ``fairness_weight`` times the size of its
+   cross-entropy steps, on a separate batch of
    generated rows drawn like the output (subgroups at their shares, conditions by their
    frequency within the subgroup). The penalty never moves the generator: the features
    are detached, so fairness is reached by how the outcome is assigned, not by distorting
@@ -153,10 +154,15 @@ class Trainer:
         self.draw_generator_conditions = draw_generator_conditions
         self.shares = torch.as_tensor(nets.shares, dtype=torch.float32, device=nets.device)
         fair_head = nets.classifier.fair.parameters()
+        # The fair head learns the outcome from the records (record step) and parity here, in
+        # two Adam steps. Adam divides each gradient by its own running scale, so a weight on
+        # the penalty's loss would cancel out; the weight scales this step's size instead
+        # (weight 4: each parity step moves the head 4x as far as before, against the same
+        # cross-entropy steps). Its weight decay is applied once, with the records.
         self.generator_optimizer = torch.optim.Adam(
             [{"params": nets.generator.parameters(), "lr": params.generator_lr, "weight_decay": params.generator_decay,
               "betas": (0.5, 0.9)},
-             {"params": fair_head, "lr": params.classifier_lr}],  # its weight decay is applied once, with the records
+             {"params": fair_head, "lr": params.classifier_lr * params.fairness_weight}],
         )
 
     def record_batch(self) -> RecordBatch:
@@ -190,7 +196,7 @@ class Trainer:
             penalty = torch.zeros((), device=nets.device)
             if p.fairness_weight > 0:
                 penalty = self._fairness_penalty(p.batch_size)
-                loss = loss + p.fairness_weight * penalty
+                loss = loss + penalty  # its weight is the fair head's step size (see __init__)
             self.generator_optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.generator_optimizer.step()
