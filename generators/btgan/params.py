@@ -49,7 +49,8 @@ class BtGANParams(GANCoreParams):
     fairness: FairnessNotion = Field("demographic_parity", description="The fairness notion the penalty enforces.")
     fairness_weight: float = Field(
         1.0, ge=0, description="Strength of the penalty on the outcome's dependence on the subgroup (0: off): the "
-        "fair head's parity steps are this many times the size of its cross-entropy steps."
+        "fair head's parity steps are this many times the size of its cross-entropy steps. Above 1 the outcome's fit "
+        "goes fast (ACTG 175, 3 seeds: TSTR AUROC 0.93 at 1, 0.48-0.71 at 2-8) with no parity gained on the holdout."
     )
 
     # -- score-based weighted sampling ---------------------------------------------------
