@@ -76,13 +76,15 @@ def round_outward(x: float, up: bool) -> float:
     return float(f"{rounded:.{RANGE_DIGITS + 2}g}")  # drop float noise such as 55.000000001
 
 
-def coarse_range(values: pd.Series, kind: ColumnKind, k: int) -> dict[str, Any] | None:
+def coarse_range(values: pd.Series, kind: ColumnKind, k: int,
+                 quantile: float = RANGE_QUANTILE) -> dict[str, Any] | None:
     """A range of ``values`` that names no single record: rounded outer percentiles.
 
-    The low and high bounds are the ``q`` and ``1 - q`` quantiles with ``q = max(5 %, k / n)``
-    (so at least ``k`` of the ``n`` values lie at or beyond each), rounded outward to two
-    significant digits; datetimes are given as year-month (``"2021-03"``). Returns
-    ``{"low", "high", "quantiles": [q, 1 - q]}``, or None with fewer than ``2 k`` values.
+    The low and high bounds are the ``q`` and ``1 - q`` quantiles with
+    ``q = max(quantile, k / n)`` (default 5 %; so at least ``k`` of the ``n`` values lie at
+    or beyond each), rounded outward to two significant digits; datetimes are given as
+    year-month (``"2021-03"``). Returns ``{"low", "high", "quantiles": [q, 1 - q]}``, or
+    None with fewer than ``2 k`` values.
     """
     present = values.dropna()
     if kind == ColumnKind.DATETIME:
@@ -93,7 +95,7 @@ def coarse_range(values: pd.Series, kind: ColumnKind, k: int) -> dict[str, Any] 
     n = len(numbers)
     if n < 2 * max(k, 1):
         return None
-    q = max(RANGE_QUANTILE, k / n)
+    q = max(quantile, k / n)
     lo, hi = np.quantile(numbers.to_numpy(), [q, 1 - q])
     if kind == ColumnKind.DATETIME:
         low, high = (pd.Timestamp(int(v)).strftime("%Y-%m") for v in (lo, hi))
@@ -118,13 +120,18 @@ def public_column(spec: ColumnSpec, values: pd.Series | None, k: int) -> dict[st
     if values is None or not spec.is_modelled:
         return out
     if spec.is_discrete:
-        counts = _level_counts(values)
-        levels = [c for c in (spec.categories or ()) if nameable(counts.get(_key(c), 0), k)]
-        out["categories"] = [_json_level(c) for c in levels]
-        out["rare_levels"] = sum(1 for c, n in counts.items() if not nameable(n, k))
+        out["categories"] = [_json_level(c) for c in nameable_levels(spec, values, k)]
+        out["rare_levels"] = sum(1 for c, n in _level_counts(values).items() if not nameable(n, k))
     elif spec.is_numeric:
         out["range"] = coarse_range(values, spec.kind, k)
     return out
+
+
+def nameable_levels(spec: ColumnSpec, values: pd.Series, k: int) -> tuple[Any, ...]:
+    """The levels of ``spec.categories`` (as the schema holds them, in its order) that at
+    least ``k`` of the real ``values`` hold: the levels an output may name."""
+    counts = _level_counts(values)
+    return tuple(c for c in (spec.categories or ()) if nameable(counts.get(_key(c), 0), k))
 
 
 def public_schema(schema: Schema, real: pd.DataFrame, k: int) -> dict[str, Any]:

@@ -235,6 +235,62 @@ def test_real_rows_never_go_to_a_remote_server_without_opt_in(strategy, n_exampl
     LLMGenerator(**{**params, "base_url": "http://127.0.0.1:8080/v1"})  # loopback: allowed
 
 
+def _one_persons_values() -> tuple[pd.DataFrame, object]:
+    """200 rows in which one person holds the minimum and the maximum of ``score`` and two
+    hold the level ``ZZRARE`` of ``site``: values no prompt or remote request may carry."""
+    from synth.data.infer import infer_schema
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.integers(18, 91, 200), "score": rng.normal(50, 10, 200).round(1),
+                          "site": rng.choice(["north", "south"], 200)})
+    frame.loc[0, "score"], frame.loc[1, "score"] = -41.25, 97.531
+    frame.loc[[2, 3], "site"] = "ZZRARE"
+    return frame, infer_schema(frame)
+
+
+ONE_PERSON = ("-41.25", "97.531", "ZZRARE")
+
+
+@pytest.mark.parametrize("strategy", ["rules", "statistics"])
+def test_prompts_without_real_rows_name_no_single_persons_value(server, strategy):
+    frame, schema = _one_persons_values()
+    assert schema.column("score").maximum == 97.531  # the inferred schema holds that person's values
+    first = len(server.requests)
+    _generator(server.url, strategy=strategy, rows_per_call=4).fit(frame, schema).sample(4, seed=0)
+    prompts = [r["messages"][-1]["content"] for r in server.requests[first:]]
+    assert not any(v in p for v in ONE_PERSON for p in prompts)
+    assert '"north"' in prompts[0] or "north:" in prompts[0]  # levels many records hold are named
+    assert "typically" in prompts[0]  # a coarse range instead of the extremes
+
+
+def test_a_remote_server_gets_no_bounds_and_no_rare_level_unless_allowed(monkeypatch, server):
+    from synth.generators.llm.backends.openai_compatible import OpenAICompatibleBackend
+
+    frame, schema = _one_persons_values()
+    monkeypatch.setattr(OpenAICompatibleBackend, "remote", property(lambda self: True))  # as if not on loopback
+    first = len(server.requests)
+    rows = _generator(server.url, strategy="rules").fit(frame, schema).sample(16, seed=0)
+    sent = json.dumps(server.requests[first:])
+    assert not any(v in sent for v in ONE_PERSON)
+    assert '"minimum"' not in sent and '"maximum"' not in sent
+    _assert_schema_valid(rows, schema)  # the bounds still hold for what is kept
+    first = len(server.requests)
+    _generator(server.url, strategy="rules", allow_real_rows_remote=True).fit(frame, schema).sample(4, seed=0)
+    assert "97.531" in json.dumps(server.requests[first:])  # the opt-in sends the schema as it is
+
+
+def test_a_column_of_rare_levels_only_is_a_clear_error_for_a_remote_server(monkeypatch, server):
+    from synth.data.infer import infer_schema
+    from synth.generators.llm.backends.openai_compatible import OpenAICompatibleBackend
+
+    frame = pd.DataFrame({"age": np.arange(100) % 50 + 20, "ward": [f"W{i % 25}" for i in range(100)]})  # 4 rows each
+    schema = infer_schema(frame, {"ward": {"kind": "categorical"}})
+    monkeypatch.setattr(OpenAICompatibleBackend, "remote", property(lambda self: True))
+    gen = _generator(server.url, strategy="rules").fit(frame, schema)
+    with pytest.raises(ConfigError, match="column 'ward': every level is held by fewer than 5.*allow_real_rows_remote"):
+        gen.sample(4, seed=0)
+
+
 @pytest.mark.parametrize("params, message", [
     ({"rules": ["age >= "]}, "cannot be parsed"),
     ({"strategy": "rules", "n_examples": 2}, "shows no real rows"),

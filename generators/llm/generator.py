@@ -8,12 +8,17 @@ which statistics a prompt shows depends on the strategy (:mod:`synth.generators.
 
 Real rows never leave the machine unless ``allow_real_rows_remote`` says so: the
 parameters refuse a strategy that shows real rows with a server that is not on loopback.
+Nor does a single person's value: prompts follow :mod:`synth.disclosure` (see
+:mod:`~synth.generators.llm.prompts`), and the JSON Schema sent to such a server carries
+no numeric bounds (an inferred schema's are one person's values; the rows that come back
+are still checked against them here) and no level that fewer than ``k`` records hold.
 """
 
 from __future__ import annotations
 
 import json
 import numbers
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,6 +27,7 @@ import pandas as pd
 import synth
 from synth.atomic import write_text, write_with
 from synth.data.datasets import dataset_info
+from synth.disclosure import DEFAULT_RARE_K
 from synth.errors import ConfigError, DataError, SynthUserError, did_you_mean
 from synth.generators.base import Condition, Generator, GeneratorParams, PrivacyGuarantee
 from synth.generators.llm.backends.base import Backend
@@ -80,8 +86,8 @@ class LLMGenerator(Generator):
             statistics = p.statistics if p.statistics is not None else table_statistics(frame, modelled)
             self._check_statistics(statistics, modelled)
         self._template = PromptTemplate.load(p.strategy, p.template)
-        self._material = PromptMaterial(
-            schema=modelled, title=p.description, definitions=definitions, statistics=statistics,
+        self._material = PromptMaterial.from_training(
+            frame, modelled, title=p.description, definitions=definitions, statistics=statistics,
             rules=[r.text for r in self._rules], notes=list(p.notes),
         )
         PromptRenderer(self._template, self._material).render([], p.rows_per_call)  # template errors now
@@ -141,6 +147,7 @@ class LLMGenerator(Generator):
         backend = self._get_backend()
         sampler = RowSampler(
             schema=self.schema, backend=backend, renderer=PromptRenderer(self._template, self._material),
+            request_schema=self._remote_schema() if backend.remote and not p.allow_real_rows_remote else None,
             examples=self._train if shows_real_rows(p.strategy, p.examples_per_prompt) else None,
             rules=self._rules, soft_rules=self._soft_rules, guard=self._guard,
             plan=SamplingPlan(
@@ -155,6 +162,23 @@ class LLMGenerator(Generator):
         finally:
             self._last = self._run_record(sampler.counts, before)
         return rows
+
+    def _remote_schema(self) -> Schema:
+        """The schema whose JSON Schema may go to a remote server: no bounds, nameable levels only."""
+        columns = []
+        for spec in self.schema.columns:
+            if spec.categories:
+                levels = self._material.levels.get(spec.name, ())
+                if not levels:
+                    raise ConfigError(
+                        f"column '{spec.name}': every level is held by fewer than {DEFAULT_RARE_K} training records, "
+                        f"so none may be named to the server at {self.params.base_url}, which is not on this machine. "
+                        "Use a server on 127.0.0.1, drop or merge the column, or set allow_real_rows_remote: true if "
+                        "sending real values there is permitted."
+                    )
+                spec = replace(spec, categories=levels)
+            columns.append(replace(spec, minimum=None, maximum=None))
+        return Schema(tuple(columns))
 
     def _run_record(self, counts: SamplingCounts, guard_before: dict[str, int]) -> dict[str, Any]:
         after = self._guard.counts.to_dict()

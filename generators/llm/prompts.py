@@ -14,6 +14,12 @@ strategy                    what the prompt shows
 Each strategy is a Jinja template in ``templates/`` (a user may pass their own file),
 rendered in a sandbox with the schema and the material, so a template can read values but
 not run code. Examples rotate: every prompt draws its own rows.
+
+Outside the example rows, a prompt describes the data by the rules of
+:mod:`synth.disclosure` (a ``rules`` or ``statistics`` prompt may go to a remote server):
+a column's range is a coarse one (rounded percentiles with at least ``k`` records beyond
+each), never the schema's minimum and maximum, which an inferred schema takes from one
+person's record; a level that fewer than ``k`` training records hold is not named.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import pandas as pd
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from synth.disclosure import DEFAULT_RARE_K, coarse_range, nameable_levels
 from synth.errors import ConfigError
 from synth.generators.llm.row_schema import json_value
 from synth.generators.llm.statistics import TableStatistics
@@ -47,23 +54,37 @@ def _number(x: float) -> str:
     return f"{x:g}"
 
 
-def type_text(spec: ColumnSpec) -> str:
-    """The value a column takes, in words: 'integer from 12 to 70', 'one of 0, 1', ..."""
+def type_text(spec: ColumnSpec, levels: tuple[Any, ...] | None = None) -> str:
+    """The value a column takes, in words: 'integer', 'one of 0, 1', ...
+
+    ``levels``: the categories the prompt may name (default: all of the schema's); the
+    others are mentioned as rare, not named. Numeric bounds are not given (see the module
+    docstring: the range comes from :func:`range_text` or the statistics).
+    """
     if spec.kind in (ColumnKind.NUMERIC, ColumnKind.INTEGER):
-        word = "integer" if spec.kind == ColumnKind.INTEGER else "number"
-        if spec.minimum is not None and spec.maximum is not None:
-            text = f"{word} from {_number(spec.minimum)} to {_number(spec.maximum)}"
-        else:
-            text = word
+        text = "integer" if spec.kind == ColumnKind.INTEGER else "number"
     elif spec.kind == ColumnKind.BOOLEAN:
         text = "true or false"
     elif spec.kind == ColumnKind.CATEGORICAL and spec.categories:
-        text = "one of " + ", ".join(json.dumps(json_value(c, spec)) for c in spec.categories)
+        named = spec.categories if levels is None else levels
+        text = "one of " + ", ".join(json.dumps(json_value(c, spec)) for c in named)
+        if len(named) < len(spec.categories):
+            text += " or a rare other level" if named else "a few rare levels"
     elif spec.kind == ColumnKind.DATETIME:
         text = "a date (YYYY-MM-DD)"
     else:
         text = "text"
     return text + (", or null when unknown" if spec.nullable else "")
+
+
+def range_text(values: pd.Series, spec: ColumnSpec, k: int = DEFAULT_RARE_K) -> str:
+    """'typically 20 to 55' for a numeric column's training ``values``: the coarse range of
+    :func:`synth.disclosure.coarse_range` (5th to 95th percentile or wider); '' when there
+    are too few values to give one."""
+    if spec.kind not in (ColumnKind.NUMERIC, ColumnKind.INTEGER):
+        return ""
+    span = coarse_range(values, spec.kind, k)
+    return f"typically {_number(span['low'])} to {_number(span['high'])}" if span else ""
 
 
 def stats_text(name: str, stats: TableStatistics) -> str:
@@ -144,14 +165,25 @@ class PromptMaterial:
     statistics: TableStatistics | None = None
     rules: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    levels: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # column -> nameable levels
+    ranges: dict[str, str] = field(default_factory=dict)  # column -> range_text
+
+    @classmethod
+    def from_training(cls, data: pd.DataFrame, schema: Schema, k: int = DEFAULT_RARE_K, **given: Any) -> PromptMaterial:
+        """The material for ``schema`` with the levels and ranges ``data`` (training rows) allows naming."""
+        levels = {s.name: nameable_levels(s, data[s.name], k) for s in schema.columns if s.categories}
+        ranges = {s.name: range_text(data[s.name], s, k) for s in schema.columns}
+        return cls(schema=schema, levels=levels, ranges={c: t for c, t in ranges.items() if t}, **given)
 
     def columns(self) -> list[dict[str, str]]:
+        """Per column what templates read: name, kind, definition, type_text, range_text, stats_text."""
         return [
             {
                 "name": spec.name,
                 "kind": spec.kind.value,
                 "definition": self.definitions.get(spec.name, ""),
-                "type_text": type_text(spec),
+                "type_text": type_text(spec, self.levels.get(spec.name)),
+                "range_text": self.ranges.get(spec.name, ""),
                 "stats_text": stats_text(spec.name, self.statistics) if self.statistics else "",
             }
             for spec in self.schema.columns

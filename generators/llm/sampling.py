@@ -128,8 +128,12 @@ class RowSampler:
         soft_rules: list[Rule],
         guard: CopyGuard,
         plan: SamplingPlan,
+        request_schema: Schema | None = None,
     ) -> None:
+        """``request_schema``: what the requests' JSON Schema is built from, when not ``schema``
+        (for a remote server, one without real values); rows are validated against ``schema``."""
         self.schema, self.backend, self.renderer = schema, backend, renderer
+        self.request_schema = request_schema or schema
         self.examples, self.rules, self.soft_rules = examples, rules, soft_rules
         self.guard, self.plan = guard, plan
         self.validator = RowValidator(schema)
@@ -148,7 +152,7 @@ class RowSampler:
             shown = example_rows(self.examples.iloc[picked], self.schema)
         return BatchRequest(
             prompt=self.renderer.render(shown, rows),
-            schema=batch_json_schema(self.schema, rows),
+            schema=batch_json_schema(self.request_schema, rows),
             rows=rows,
             seed=int(rng.integers(0, 2**31 - 1)),
             temperature=self.plan.temperature,

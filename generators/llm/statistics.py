@@ -1,9 +1,12 @@
 """Statistical metadata for the 'statistics' prompt: shares, typical ranges, means, correlations.
 
 Computed from the training table by :func:`table_statistics`, or given by the user (the
-same structure, :class:`TableStatistics`) when there is no data to show. Ranges are the
-1st to 99th percentile, not the minimum and maximum, so no single person's extreme value
-is put into a prompt; category shares are rounded to whole percents.
+same structure, :class:`TableStatistics`) when there is no data to show. Nothing in them
+shows a single person (the rules of :mod:`synth.disclosure`, as for every output; a
+statistics prompt may go to a remote server): ranges are the 1st and 99th percentiles
+with at least ``k`` records beyond each, rounded outward to two significant digits, never
+the minimum and maximum; a level fewer than ``k`` records hold is not named, its share
+is pooled into ``other (rare)``; shares are rounded to whole percents.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from synth.disclosure import DEFAULT_RARE_K, RARE_LABEL, coarse_range, nameable
 from synth.schema import ColumnKind, Schema
 
+TAIL_QUANTILE = 0.01  # ranges span the 1st to 99th percentile (or wider, for the k-rule)
 # Correlations shown: the strongest pairs, at most this many, with |r| at least this.
 MAX_CORRELATIONS = 12
 MIN_ABS_CORRELATION = 0.2
@@ -28,8 +33,8 @@ class ColumnStatistics(BaseModel):
 
     mean: float | None = Field(None, description="mean (numeric columns)")
     sd: float | None = Field(None, description="standard deviation (numeric columns)")
-    low: float | None = Field(None, description="typical low end (1st percentile)")
-    high: float | None = Field(None, description="typical high end (99th percentile)")
+    low: float | None = Field(None, description="typical low end (about the 1st percentile)")
+    high: float | None = Field(None, description="typical high end (about the 99th percentile)")
     shares: dict[str, float] | None = Field(None, description="level -> share of rows (categorical columns)")
     missing: float | None = Field(None, ge=0, le=1, description="share of missing values")
 
@@ -60,8 +65,9 @@ def _round(x: float) -> float:
     return float(f"{x:.3g}")
 
 
-def table_statistics(data: pd.DataFrame, schema: Schema) -> TableStatistics:
-    """Statistics of ``data`` (n_rows x the schema's columns), rounded for a prompt."""
+def table_statistics(data: pd.DataFrame, schema: Schema, k: int = DEFAULT_RARE_K) -> TableStatistics:
+    """Statistics of ``data`` (n_rows x the schema's columns), rounded for a prompt; ``k``
+    is the k-rule's count (see the module docstring)."""
     columns: dict[str, ColumnStatistics] = {}
     numeric: dict[str, np.ndarray] = {}
     for spec in schema.columns:
@@ -70,20 +76,23 @@ def table_statistics(data: pd.DataFrame, schema: Schema) -> TableStatistics:
         if spec.kind in (ColumnKind.NUMERIC, ColumnKind.INTEGER):
             x = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
             finite = x[np.isfinite(x)]
-            if finite.size:
+            if finite.size >= 2 * k:  # fewer values: a mean would nearly show them
+                span = coarse_range(pd.Series(finite), spec.kind, k, quantile=TAIL_QUANTILE) or {}
                 columns[spec.name] = ColumnStatistics(
                     mean=_round(float(finite.mean())), sd=_round(float(finite.std())),
-                    low=_round(float(np.percentile(finite, 1))), high=_round(float(np.percentile(finite, 99))),
-                    missing=round(missing, 2) if missing else None,
+                    low=span.get("low"), high=span.get("high"), missing=round(missing, 2) if missing else None,
                 )
                 numeric[spec.name] = x
         elif spec.kind in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN):
-            shares = col.dropna().astype(str).value_counts(normalize=True)
+            counts = col.dropna().astype(str).value_counts()
+            shares = counts / max(int(counts.sum()), 1)
             levels = [str(c) for c in spec.categories] if spec.categories else list(shares.index)
-            columns[spec.name] = ColumnStatistics(
-                shares={lv: round(float(shares.get(lv, 0.0)), 2) for lv in levels},
-                missing=round(missing, 2) if missing else None,
-            )
+            named = {lv for lv in levels if nameable(int(counts.get(lv, 0)), k)}
+            shown = {lv: round(float(shares.get(lv, 0.0)), 2) for lv in levels if lv in named}
+            rare = float(sum(shares.get(lv, 0.0) for lv in levels if lv not in named))
+            if rare > 0:
+                shown[RARE_LABEL] = round(rare, 2)
+            columns[spec.name] = ColumnStatistics(shares=shown, missing=round(missing, 2) if missing else None)
             if len(levels) == 2:
                 numeric[spec.name] = (col.astype(str) == levels[1]).astype(float).where(col.notna()).to_numpy()
     return TableStatistics(columns=columns, correlations=_strongest_correlations(numeric))
