@@ -149,6 +149,10 @@ class _Context:
         params.n_ctx, params.n_batch, params.n_ubatch = CONTEXT_TOKENS, BATCH_TOKENS, BATCH_TOKENS
         params.n_seq_max = SEQUENCES + 2
         params.kv_unified = True  # sequences share cells: the copied prompt costs no memory
+        # Gemma 3 attends over a 512-token window in 5 of 6 layers: a window-sized cache for
+        # those layers (not a full-size one) keeps their attention short. Same rows to the
+        # last digit (48 rows compared); 6 paired 96-row runs: +0.17 valid rows/s on average, 5 of 6 faster.
+        params.swa_full = False
         params.n_threads = params.n_threads_batch = threads
         self.tap = GraphTap(lib, int(lib.llama_model_n_embd(model.model)))
         params.cb_eval = self.tap.callback  # kept alive by self.tap
