@@ -189,6 +189,9 @@ def _acceptance(frame: pd.DataFrame) -> None:
         return
     for variant in fair:
         seeds = set(frame[frame.variant == variant].seed) & set(frame[frame.variant == "ctgan"].seed)
+        if not seeds:
+            print(f"\nacceptance, {variant}: no seed in common with ctgan; run ctgan on its seeds to compare")
+            continue
         m = frame[frame.seed.isin(seeds)].groupby("variant").mean(numeric_only=True)
         ct, bt = m.loc["ctgan"], m.loc[variant]
         print(f"\nacceptance, {variant} against ctgan (means over seeds {sorted(seeds)}):")

@@ -121,7 +121,7 @@ def public_column(spec: ColumnSpec, values: pd.Series | None, k: int) -> dict[st
         return out
     if spec.is_discrete:
         out["categories"] = [_json_level(c) for c in nameable_levels(spec, values, k)]
-        out["rare_levels"] = sum(1 for c, n in _level_counts(values).items() if not nameable(n, k))
+        out["rare_levels"] = sum(1 for c, n in level_counts(values).items() if not nameable(n, k))
     elif spec.is_numeric:
         out["range"] = coarse_range(values, spec.kind, k)
     return out
@@ -130,8 +130,8 @@ def public_column(spec: ColumnSpec, values: pd.Series | None, k: int) -> dict[st
 def nameable_levels(spec: ColumnSpec, values: pd.Series, k: int) -> tuple[Any, ...]:
     """The levels of ``spec.categories`` (as the schema holds them, in its order) that at
     least ``k`` of the real ``values`` hold: the levels an output may name."""
-    counts = _level_counts(values)
-    return tuple(c for c in (spec.categories or ()) if nameable(counts.get(_key(c), 0), k))
+    counts = level_counts(values)
+    return tuple(c for c in (spec.categories or ()) if nameable(counts.get(level_key(c), 0), k))
 
 
 def public_schema(schema: Schema, real: pd.DataFrame, k: int) -> dict[str, Any]:
@@ -142,7 +142,7 @@ def public_schema(schema: Schema, real: pd.DataFrame, k: int) -> dict[str, Any]:
     }
 
 
-def _key(value: Any) -> str:
+def level_key(value: Any) -> str:
     """Levels compare by string form, with integral floats as ints (1, 1.0 and "1" agree)."""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
@@ -160,11 +160,12 @@ def _json_level(value: Any) -> Any:
         return int(value)
     if isinstance(value, (float, np.floating)) and math.isfinite(float(value)):
         return float(value)
-    return value if isinstance(value, str) else _key(value)
+    return value if isinstance(value, str) else level_key(value)
 
 
-def _level_counts(values: pd.Series) -> dict[str, int]:
+def level_counts(values: pd.Series) -> dict[str, int]:
+    """Records per level of ``values``, keyed by :func:`level_key` (1, 1.0 and "1" count together)."""
     counts: dict[str, int] = {}
     for v, n in values.dropna().astype(object).value_counts().items():
-        counts[_key(v)] = counts.get(_key(v), 0) + int(n)
+        counts[level_key(v)] = counts.get(level_key(v), 0) + int(n)
     return counts

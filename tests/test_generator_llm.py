@@ -285,10 +285,32 @@ def test_a_column_of_rare_levels_only_is_a_clear_error_for_a_remote_server(monke
 
     frame = pd.DataFrame({"age": np.arange(100) % 50 + 20, "ward": [f"W{i % 25}" for i in range(100)]})  # 4 rows each
     schema = infer_schema(frame, {"ward": {"kind": "categorical"}})
+    message = "column 'ward': every level is held by fewer than 5 training records.*allow_real_rows_remote"
+    with pytest.raises(ConfigError, match=message):  # a server that is not on loopback: found by fit
+        _generator("https://llm.example.org/v1", strategy="rules").fit(frame, schema)
     monkeypatch.setattr(OpenAICompatibleBackend, "remote", property(lambda self: True))
     gen = _generator(server.url, strategy="rules").fit(frame, schema)
-    with pytest.raises(ConfigError, match="column 'ward': every level is held by fewer than 5.*allow_real_rows_remote"):
+    with pytest.raises(ConfigError, match=message):  # and by sample, for whatever the backend says is remote
         gen.sample(4, seed=0)
+
+
+def test_statistics_hide_an_outlier_and_the_rare_level_of_a_two_level_column():
+    from synth.data.infer import infer_schema
+    from synth.generators.llm.statistics import table_statistics
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"lab": np.r_[rng.normal(50, 1, 199), 98765.4], "age": np.arange(200) % 60 + 20,
+                          "hiv": ["neg"] * 198 + ["pos"] * 2, "grade": [1.0, 2.0, 3.0, np.nan] * 50})
+    frame.loc[[198, 199], "age"] = [95, 96]  # the two rare-level people are the two oldest
+    schema = infer_schema(frame, {"hiv": {"kind": "categorical"}, "grade": {"kind": "categorical"}})
+    stats = table_statistics(frame, schema)
+    lab = stats.columns["lab"]
+    # a mean over raw values would be about 543 and give the outlier back (mean x n - the rest)
+    assert lab.low <= lab.mean <= lab.high < 100
+    assert lab.high < 100 and lab.sd < 5
+    assert stats.columns["hiv"].shares == {"neg": 0.99, "other (rare)": 0.01}
+    assert not any("hiv" in (c.a, c.b) for c in stats.correlations)  # its only variation is the rare level
+    assert stats.columns["grade"].shares == {"1": 0.33, "2": 0.33, "3": 0.33}  # levels held as 1.0 are counted
 
 
 @pytest.mark.parametrize("params, message", [

@@ -27,7 +27,7 @@ probabilities). Everything else comes from the generator.
 generation process to be a fair transformation for a chosen fairness notion. Here the
 constraint acts where the outcome is made: the classifier's *fair head* learns the outcome
 from the records (cross-entropy, importance-weighted so the tilted draws of training-by-
-sampling do not bias its rates) and pays ``fairness_weight`` times a dependence penalty:
+sampling do not bias its rates) and, in steps of its own, lowers a dependence penalty:
 the spread across subgroups of the distribution of its scores, as the shares each decile
 of the batch's scores would flag (demographic parity; or the same within each true class,
 given by an unconstrained *reference head*, for equalized odds). Shifting or stretching
@@ -35,9 +35,10 @@ all scores together does not change it, so it cannot be met by predicting fewer 
 for everyone: only the cross-entropy sets the outcome rate. It is measured on generated
 rows drawn like the output and on records drawn uniformly (generated rows only with DP).
 The features are detached in the penalty, so fairness is reached by how the outcome is
-assigned, not by moving subgroups' features; ``fairness_weight`` trades label fidelity for
-fairness (0 turns it off). Where the outcome is already independent of the subgroups the
-penalty is ~0 and changes nothing.
+assigned, not by moving subgroups' features; ``fairness_weight`` sets the size of the
+penalty's steps against the cross-entropy's, trading label fidelity for fairness (0 turns
+it off; above 1 the outcome's fit goes fast, see the parameter's description). Where the
+outcome is already independent of the subgroups the penalty is ~0 and changes nothing.
 
 **(ii) Score-based weighted sampling** (:mod:`.weights`). The paper weights training
 samples by a density score so that under-represented regions are learned. Here the score

@@ -27,10 +27,9 @@ import pandas as pd
 import synth
 from synth.atomic import write_text, write_with
 from synth.data.datasets import dataset_info
-from synth.disclosure import DEFAULT_RARE_K
 from synth.errors import ConfigError, DataError, SynthUserError, did_you_mean
 from synth.generators.base import Condition, Generator, GeneratorParams, PrivacyGuarantee
-from synth.generators.llm.backends.base import Backend
+from synth.generators.llm.backends.base import Backend, is_loopback_url
 from synth.generators.llm.guard import CopyGuard
 from synth.generators.llm.params import LLMParams
 from synth.generators.llm.prompts import PromptMaterial, PromptRenderer, PromptTemplate, shows_real_rows
@@ -38,7 +37,7 @@ from synth.generators.llm.rules import Rule, parse_rule
 from synth.generators.llm.sampling import RowSampler, SamplingCounts, SamplingPlan
 from synth.generators.llm.statistics import TableStatistics, table_statistics
 from synth.generators.sdv_adapter import check_seed, training_frame
-from synth.schema import Schema
+from synth.schema import ColumnKind, Schema
 
 SAVE_FORMAT = "synth.llm/1"
 SIDECAR_FILE = "generator.json"
@@ -83,18 +82,25 @@ class LLMGenerator(Generator):
         definitions = self._definitions(modelled)
         statistics = None
         if p.strategy == "statistics":
-            statistics = p.statistics if p.statistics is not None else table_statistics(frame, modelled)
+            statistics = p.statistics if p.statistics is not None else table_statistics(frame, modelled, p.rare_level_k)
             self._check_statistics(statistics, modelled)
         self._template = PromptTemplate.load(p.strategy, p.template)
         self._material = PromptMaterial.from_training(
-            frame, modelled, title=p.description, definitions=definitions, statistics=statistics,
+            frame, modelled, p.rare_level_k, title=p.description, definitions=definitions, statistics=statistics,
             rules=[r.text for r in self._rules], notes=list(p.notes),
         )
         PromptRenderer(self._template, self._material).render([], p.rows_per_call)  # template errors now
         self._train = frame
         self._guard = CopyGuard(frame, modelled, p.min_distance)
         self.schema = modelled
+        if self._sends_public_schema():
+            self._remote_schema()  # a column that cannot be described to the server: say so now
         return self
+
+    def _sends_public_schema(self) -> bool:
+        """Whether requests go to a server off this machine without the opt-in (see the module docstring)."""
+        p = self.params
+        return p.backend == "openai" and not is_loopback_url(p.base_url) and not p.allow_real_rows_remote
 
     def _definitions(self, schema: Schema) -> dict[str, str]:
         given = self.params.definitions
@@ -147,7 +153,8 @@ class LLMGenerator(Generator):
         backend = self._get_backend()
         sampler = RowSampler(
             schema=self.schema, backend=backend, renderer=PromptRenderer(self._template, self._material),
-            request_schema=self._remote_schema() if backend.remote and not p.allow_real_rows_remote else None,
+            request_schema=self._remote_schema() if self._sends_public_schema() or (
+                backend.remote and not p.allow_real_rows_remote) else None,
             examples=self._train if shows_real_rows(p.strategy, p.examples_per_prompt) else None,
             rules=self._rules, soft_rules=self._soft_rules, guard=self._guard,
             plan=SamplingPlan(
@@ -167,11 +174,12 @@ class LLMGenerator(Generator):
         """The schema whose JSON Schema may go to a remote server: no bounds, nameable levels only."""
         columns = []
         for spec in self.schema.columns:
-            if spec.categories:
+            if spec.kind == ColumnKind.CATEGORICAL and spec.categories:
                 levels = self._material.levels.get(spec.name, ())
                 if not levels:
                     raise ConfigError(
-                        f"column '{spec.name}': every level is held by fewer than {DEFAULT_RARE_K} training records, "
+                        f"column '{spec.name}': every level is held by fewer than {self.params.rare_level_k} training "
+                        "records (generator.params.rare_level_k), "
                         f"so none may be named to the server at {self.params.base_url}, which is not on this machine. "
                         "Use a server on 127.0.0.1, drop or merge the column, or set allow_real_rows_remote: true if "
                         "sending real values there is permitted."
@@ -210,7 +218,13 @@ class LLMGenerator(Generator):
             "rules_in_decoding": p.rules_in_decoding,
             "min_distance": p.min_distance,
             "constrained_decoding": "JSON Schema from the table schema; rows validated with pydantic",
+            "rare_level_k": p.rare_level_k,
         }
+        if self._sends_public_schema() or (self._backend is not None and self._backend.remote
+                                           and not p.allow_real_rows_remote):
+            out["constrained_decoding"] = ("JSON Schema from the table schema without numeric bounds and rare levels "
+                                           "(the server is not on this machine); rows validated here with pydantic "
+                                           "against the full schema")
         if self._backend is not None:
             out["model"] = self._backend.provenance()
         if self._last:

@@ -65,7 +65,12 @@ class LLMParams(GeneratorParams):
         "or json_object with a schema (llama-cpp-python's server)",
     )
     allow_real_rows_remote: bool = Field(
-        False, description="let prompts with real rows go to a server that is not on this machine"
+        False, description="let prompts with real rows, and a JSON Schema with the table's bounds and rare levels, go "
+        "to a server that is not on this machine",
+    )
+    rare_level_k: int = Field(
+        5, ge=1, description="k-rule of what prompts and remote requests may show (as audit.rare_level_k for outputs): "
+        "levels fewer than k training records hold are not named, ranges leave at least k records beyond each end",
     )
 
     # -- sampling -----------------------------------------------------------------------

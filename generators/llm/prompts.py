@@ -171,7 +171,8 @@ class PromptMaterial:
     @classmethod
     def from_training(cls, data: pd.DataFrame, schema: Schema, k: int = DEFAULT_RARE_K, **given: Any) -> PromptMaterial:
         """The material for ``schema`` with the levels and ranges ``data`` (training rows) allows naming."""
-        levels = {s.name: nameable_levels(s, data[s.name], k) for s in schema.columns if s.categories}
+        levels = {s.name: nameable_levels(s, data[s.name], k) for s in schema.columns
+                  if s.kind == ColumnKind.CATEGORICAL and s.categories}
         ranges = {s.name: range_text(data[s.name], s, k) for s in schema.columns}
         return cls(schema=schema, levels=levels, ranges={c: t for c, t in ranges.items() if t}, **given)
 

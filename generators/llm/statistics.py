@@ -5,8 +5,9 @@ same structure, :class:`TableStatistics`) when there is no data to show. Nothing
 shows a single person (the rules of :mod:`synth.disclosure`, as for every output; a
 statistics prompt may go to a remote server): ranges are the 1st and 99th percentiles
 with at least ``k`` records beyond each, rounded outward to two significant digits, never
-the minimum and maximum; a level fewer than ``k`` records hold is not named, its share
-is pooled into ``other (rare)``; shares are rounded to whole percents.
+the minimum and maximum; means, standard deviations and correlations are taken over
+values clipped to that range; a category level fewer than ``k`` records hold is not
+named, its share is pooled into ``other (rare)``; shares are rounded to whole percents.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from synth.disclosure import DEFAULT_RARE_K, RARE_LABEL, coarse_range, nameable
+from synth.disclosure import DEFAULT_RARE_K, RARE_LABEL, coarse_range, level_counts, level_key, nameable
 from synth.schema import ColumnKind, Schema
 
 TAIL_QUANTILE = 0.01  # ranges span the 1st to 99th percentile (or wider, for the k-rule)
@@ -67,7 +68,13 @@ def _round(x: float) -> float:
 
 def table_statistics(data: pd.DataFrame, schema: Schema, k: int = DEFAULT_RARE_K) -> TableStatistics:
     """Statistics of ``data`` (n_rows x the schema's columns), rounded for a prompt; ``k``
-    is the k-rule's count (see the module docstring)."""
+    is the k-rule's count (see the module docstring).
+
+    Means, standard deviations and correlations are taken over values clipped to the
+    column's coarse range, so one outlier cannot be read back from them (a mean times n
+    minus the others' sum would give it); a two-level column enters the correlations
+    only when both levels may be named.
+    """
     columns: dict[str, ColumnStatistics] = {}
     numeric: dict[str, np.ndarray] = {}
     for spec in schema.columns:
@@ -76,25 +83,31 @@ def table_statistics(data: pd.DataFrame, schema: Schema, k: int = DEFAULT_RARE_K
         if spec.kind in (ColumnKind.NUMERIC, ColumnKind.INTEGER):
             x = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
             finite = x[np.isfinite(x)]
-            if finite.size >= 2 * k:  # fewer values: a mean would nearly show them
-                span = coarse_range(pd.Series(finite), spec.kind, k, quantile=TAIL_QUANTILE) or {}
+            span = coarse_range(pd.Series(finite), spec.kind, k, quantile=TAIL_QUANTILE)
+            if span is not None:  # fewer than 2k values: nothing that would not nearly show them
+                clipped = np.clip(x, span["low"], span["high"])
+                kept = clipped[np.isfinite(clipped)]
                 columns[spec.name] = ColumnStatistics(
-                    mean=_round(float(finite.mean())), sd=_round(float(finite.std())),
-                    low=span.get("low"), high=span.get("high"), missing=round(missing, 2) if missing else None,
+                    mean=_round(float(kept.mean())), sd=_round(float(kept.std())),
+                    low=span["low"], high=span["high"], missing=round(missing, 2) if missing else None,
                 )
-                numeric[spec.name] = x
+                numeric[spec.name] = clipped
         elif spec.kind in (ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN):
-            counts = col.dropna().astype(str).value_counts()
-            shares = counts / max(int(counts.sum()), 1)
-            levels = [str(c) for c in spec.categories] if spec.categories else list(shares.index)
-            named = {lv for lv in levels if nameable(int(counts.get(lv, 0)), k)}
-            shown = {lv: round(float(shares.get(lv, 0.0)), 2) for lv in levels if lv in named}
-            rare = float(sum(shares.get(lv, 0.0) for lv in levels if lv not in named))
+            counts = level_counts(col)
+            total = max(sum(counts.values()), 1)
+            levels = list(spec.categories) if spec.categories else sorted(counts)
+            # a boolean's two levels are public by its kind; a category's only when k records hold it
+            named = [lv for lv in levels
+                     if spec.kind == ColumnKind.BOOLEAN or nameable(counts.get(level_key(lv), 0), k)]
+            shown = {str(lv): round(counts.get(level_key(lv), 0) / total, 2) for lv in named}
+            rare = sum(n for key, n in counts.items() if key not in {level_key(lv) for lv in named}) / total
             if rare > 0:
                 shown[RARE_LABEL] = round(rare, 2)
             columns[spec.name] = ColumnStatistics(shares=shown, missing=round(missing, 2) if missing else None)
-            if len(levels) == 2:
-                numeric[spec.name] = (col.astype(str) == levels[1]).astype(float).where(col.notna()).to_numpy()
+            if len(levels) == 2 and len(named) == 2:
+                second = level_key(levels[1])
+                flag = np.array([level_key(v) == second for v in col.astype(object)], dtype=float)
+                numeric[spec.name] = np.where(col.notna().to_numpy(), flag, np.nan)
     return TableStatistics(columns=columns, correlations=_strongest_correlations(numeric))
 
 
