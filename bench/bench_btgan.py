@@ -50,6 +50,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from synth.errors import InternalError
+
 DATA = {"source": "builtin:actg175", "target": "cens", "sensitive": ["race", "gender"],
         "split": {"holdout_fraction": 0.25}}
 FAIRNESS_AUDITS = ["utility", "fairness", "subgroup_fidelity"]
@@ -258,7 +260,11 @@ def cmd_dp(args: argparse.Namespace) -> None:
             if args.variants and variant not in args.variants:
                 continue
             params = {"epochs": args.epochs, "batch_size": args.batch_size, "progress": False, **extra}
-            row = run_one(variant, "btgan", params, seed, audits + ["utility"], audit_params, data=data, frame=frame)
+            try:
+                row = run_one(variant, "btgan", params, seed, audits + ["utility"], audit_params, data=data,
+                              frame=frame)
+            except InternalError as exc:  # e.g. a column the generator left empty: a result, recorded
+                row = {"variant": variant, "seed": seed, "failed": str(exc), "loadavg": os.getloadavg()}
             _append(args.out, row)
             rows.append(row)
     sample = f", {args.train_rows} sampled rows split in halves" if args.train_rows else ""
@@ -273,6 +279,9 @@ def _dp_acceptance(frame: pd.DataFrame) -> None:
     plain = frame[frame.variant == "btgan"].set_index("seed")["membership.auc"]
     for variant, target in (("btgan_dp_eps10", 10.0), ("btgan_dp_eps1", 1.0)):
         for _, row in frame[frame.variant == variant].iterrows():
+            if isinstance(row.get("failed"), str):
+                print(f"  {variant} seed {row['seed']}: no data set; the generator failed: {row['failed'][:160]}")
+                continue
             auc, base = row["membership.auc"], plain.get(row["seed"], float("nan"))
             print(f"  {variant} seed {row['seed']}: epsilon spent {row['epsilon_spent']:.4f} <= {target:g} -> "
                   f"{row['epsilon_spent'] <= target}; membership AUC {auc:.4f} vs {base:.4f} without DP -> "
