@@ -93,14 +93,19 @@ class LLMGenerator(Generator):
         self._train = frame
         self._guard = CopyGuard(frame, modelled, p.min_distance)
         self.schema = modelled
-        if self._sends_public_schema():
+        if self._public_requests():
             self._remote_schema()  # a column that cannot be described to the server: say so now
         return self
 
-    def _sends_public_schema(self) -> bool:
-        """Whether requests go to a server off this machine without the opt-in (see the module docstring)."""
+    def _public_requests(self) -> bool:
+        """Whether requests go to a server off this machine without the opt-in (see the module
+        docstring): the backend says so once it exists, the parameters before."""
         p = self.params
-        return p.backend == "openai" and not is_loopback_url(p.base_url) and not p.allow_real_rows_remote
+        if p.allow_real_rows_remote:
+            return False
+        if self._backend is not None:
+            return self._backend.remote
+        return p.backend == "openai" and not is_loopback_url(p.base_url)
 
     def _definitions(self, schema: Schema) -> dict[str, str]:
         given = self.params.definitions
@@ -153,8 +158,7 @@ class LLMGenerator(Generator):
         backend = self._get_backend()
         sampler = RowSampler(
             schema=self.schema, backend=backend, renderer=PromptRenderer(self._template, self._material),
-            request_schema=self._remote_schema() if self._sends_public_schema() or (
-                backend.remote and not p.allow_real_rows_remote) else None,
+            request_schema=self._remote_schema() if self._public_requests() else None,
             examples=self._train if shows_real_rows(p.strategy, p.examples_per_prompt) else None,
             rules=self._rules, soft_rules=self._soft_rules, guard=self._guard,
             plan=SamplingPlan(
@@ -220,8 +224,7 @@ class LLMGenerator(Generator):
             "constrained_decoding": "JSON Schema from the table schema; rows validated with pydantic",
             "rare_level_k": p.rare_level_k,
         }
-        if self._sends_public_schema() or (self._backend is not None and self._backend.remote
-                                           and not p.allow_real_rows_remote):
+        if self._public_requests():
             out["constrained_decoding"] = ("JSON Schema from the table schema without numeric bounds and rare levels "
                                            "(the server is not on this machine); rows validated here with pydantic "
                                            "against the full schema")

@@ -100,14 +100,15 @@ def table_statistics(data: pd.DataFrame, schema: Schema, k: int = DEFAULT_RARE_K
             named = [lv for lv in levels
                      if spec.kind == ColumnKind.BOOLEAN or nameable(counts.get(level_key(lv), 0), k)]
             shown = {str(lv): round(counts.get(level_key(lv), 0) / total, 2) for lv in named}
-            rare = sum(n for key, n in counts.items() if key not in {level_key(lv) for lv in named}) / total
+            named_keys = {level_key(lv) for lv in named}
+            rare = sum(n for key, n in counts.items() if key not in named_keys) / total
             if rare > 0:
                 shown[RARE_LABEL] = round(rare, 2)
             columns[spec.name] = ColumnStatistics(shares=shown, missing=round(missing, 2) if missing else None)
             if len(levels) == 2 and len(named) == 2:
-                second = level_key(levels[1])
-                flag = np.array([level_key(v) == second for v in col.astype(object)], dtype=float)
-                numeric[spec.name] = np.where(col.notna().to_numpy(), flag, np.nan)
+                second = level_key(levels[1])  # matched on the distinct values, not row by row
+                held = [v for v in pd.unique(col.dropna()) if level_key(v) == second]
+                numeric[spec.name] = col.isin(held).astype(float).where(col.notna()).to_numpy()
     return TableStatistics(columns=columns, correlations=_strongest_correlations(numeric))
 
 
