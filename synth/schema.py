@@ -72,6 +72,10 @@ class ColumnSpec:
     maximum: float | None = None
     categories: tuple[Any, ...] | None = None
     roles: frozenset[Role] = field(default_factory=frozenset)
+    # Which facts ("nullable", "minimum", "maximum", "categories") the config declared
+    # rather than the rows revealed: a differentially private generator may only use
+    # declared ones. Provenance, not a fact, so two specs with the same facts compare equal.
+    declared: frozenset[str] = field(default_factory=frozenset, compare=False)
 
     @property
     def is_numeric(self) -> bool:
@@ -97,6 +101,7 @@ class ColumnSpec:
             "maximum": self.maximum,
             "categories": list(self.categories) if self.categories is not None else None,
             "roles": sorted(r.value for r in self.roles),
+            "declared": sorted(self.declared),
         }
 
     @classmethod
@@ -109,6 +114,7 @@ class ColumnSpec:
             maximum=d.get("maximum"),
             categories=tuple(d["categories"]) if d.get("categories") is not None else None,
             roles=frozenset(Role(r) for r in d.get("roles", [])),
+            declared=frozenset(d.get("declared", [])),
         )
 
 

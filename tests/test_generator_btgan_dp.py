@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -104,11 +106,13 @@ def _table(n: int, seed: int = 0) -> tuple[pd.DataFrame, Schema]:
     lab = rng.normal(5, 1, n) + (sex == "M")
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-(lab - 5.5)))).astype(int)
     frame = pd.DataFrame({"age": pd.array(age, dtype="Int64"), "lab": lab, "sex": sex, "y": y})
+    bounds, levels = frozenset({"minimum", "maximum"}), frozenset({"categories"})  # declared, as DP needs
     schema = Schema((
-        ColumnSpec("age", ColumnKind.INTEGER, minimum=20, maximum=79),
-        ColumnSpec("lab", ColumnKind.NUMERIC, minimum=0.0, maximum=10.0),
-        ColumnSpec("sex", ColumnKind.CATEGORICAL, categories=("F", "M"), roles=frozenset({Role.SENSITIVE})),
-        ColumnSpec("y", ColumnKind.CATEGORICAL, categories=(0, 1), roles=frozenset({Role.TARGET})),
+        ColumnSpec("age", ColumnKind.INTEGER, minimum=20, maximum=79, declared=bounds),
+        ColumnSpec("lab", ColumnKind.NUMERIC, minimum=0.0, maximum=10.0, declared=bounds),
+        ColumnSpec("sex", ColumnKind.CATEGORICAL, categories=("F", "M"), roles=frozenset({Role.SENSITIVE}),
+                   declared=levels),
+        ColumnSpec("y", ColumnKind.CATEGORICAL, categories=(0, 1), roles=frozenset({Role.TARGET}), declared=levels),
     ))
     return frame, schema
 
@@ -155,3 +159,52 @@ def test_dp_delta_of_one_over_n_or_more_is_refused_before_training(monkeypatch):
 def test_dp_refuses_steps_that_would_read_records_outside_the_accounting(params, fragment):
     with pytest.raises(ConfigError, match=fragment):
         BtGANGenerator(seed=0, dp_epsilon=1.0, batch_size=60, **params)
+
+
+def test_dp_refuses_facts_read_off_the_records_before_training(monkeypatch):
+    """Bounds, levels and missingness inferred from the records are people's values outside
+    the epsilon: with DP each must be declared, and the error names the columns and keys
+    without printing any value of the data."""
+    frame, schema = _table(300)
+    frame.loc[7, "lab"] = 98765.4321  # one person's extreme value: the inferred maximum would be theirs
+    frame["age"] = frame["age"].astype("Float64")
+    frame.loc[3, "age"] = None
+    inferred = Schema((
+        replace(schema.column("age"), declared=frozenset(), nullable=True),
+        replace(schema.column("lab"), declared=frozenset({"minimum"}), maximum=98765.4321),
+        replace(schema.column("sex"), declared=frozenset()),
+        schema.column("y"),
+    ))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr("synth.generators.btgan.trainer.Trainer.fit", no_training)
+    with pytest.raises(ConfigError) as caught:
+        BtGANGenerator(seed=0, dp_epsilon=1.0, **TINY).fit(frame, inferred)
+    message = str(caught.value)
+    assert "numeric columns without both min and max: age, lab" in message
+    assert "categorical columns without categories: sex" in message
+    assert "columns with missing values not declared nullable: age" in message
+    assert "data.columns" in message and "98765" not in message and "79" not in message
+    # The same table with every fact declared trains (here: reaches the trainer).
+    declared = inferred.replace_column(replace(schema.column("age"), nullable=True,
+                                               declared=frozenset({"minimum", "maximum", "nullable"})))
+    declared = declared.replace_column(schema.column("lab")).replace_column(schema.column("sex"))
+    with pytest.raises(AssertionError, match="training started"):
+        BtGANGenerator(seed=0, dp_epsilon=1.0, **TINY).fit(frame, declared)
+    # Without DP nothing needs declaring: the encoding is not claimed private.
+    with pytest.raises(AssertionError, match="training started"):
+        BtGANGenerator(seed=0, **TINY).fit(frame, inferred)
+
+
+def test_an_integer_outcome_binned_from_declared_bounds_has_declared_levels():
+    frame, schema = _table(300)
+    spec = ColumnSpec("y", ColumnKind.INTEGER, minimum=0, maximum=1, roles=frozenset({Role.TARGET}),
+                      declared=frozenset({"minimum", "maximum"}))
+    gen = BtGANGenerator(seed=0, dp_epsilon=1.0, **TINY)
+    model_schema, _, _ = gen._resolve_roles(schema.replace_column(spec), frame)
+    assert model_schema.column("y").categories == (0, 1) and "categories" in model_schema.column("y").declared
+    inferred = replace(spec, declared=frozenset())
+    model_schema, _, _ = gen._resolve_roles(schema.replace_column(inferred), frame)
+    assert "categories" not in model_schema.column("y").declared

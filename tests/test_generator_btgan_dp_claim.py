@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 import synth
 from synth.audits.base import AuditInputs, Metric
 from synth.audits.membership import MembershipAudit
+from synth.cli.main import app
 from synth.generators.base import PrivacyGuarantee
 from synth.privacy_accounting import DP_CHECK_METRIC, delta_adjusted_bound, dp_claim_check
 from synth.reports import render_html
@@ -25,6 +29,10 @@ def distance_metrics(known, schema):
         out[kind] = {m.name: m for m in audit.run(inputs).metrics}
     return out
 
+
+# ACTG 175 with every bound and level declared, as DP requires (the DP example's data block).
+DP_EXAMPLE = Path(__file__).parents[1] / "examples" / "btgan_dp.yaml"
+DP_DATA = yaml.safe_load(DP_EXAMPLE.read_text())["data"]
 
 CLAIM = PrivacyGuarantee(mechanism="DP-SGD", epsilon=0.5, delta=1e-5, accountant="RDP")
 
@@ -59,7 +67,7 @@ def test_the_bound_is_restated_for_the_claimed_delta():
 def test_a_dp_run_reports_both_numbers_and_a_contradiction_fails_in_red(tmp_path):
     run = synth.generate({
         "seed": 1,
-        "data": {"source": "builtin:actg175", "target": "cens", "sensitive": ["race", "gender"]},
+        "data": DP_DATA,
         "generator": {"name": "btgan", "params": {
             "epochs": 2, "batch_size": 200, "embedding_dim": 8, "generator_dim": [16], "discriminator_dim": [16],
             "classifier_dim": [8], "dp_epsilon": 5.0, "progress": False}},
@@ -80,3 +88,21 @@ def test_a_dp_run_reports_both_numbers_and_a_contradiction_fails_in_red(tmp_path
     result["passed"] = False
     html = render_html(result)
     assert 'class="callout fail" id="dp-check"' in html and "bound exceeds the claim" in html
+
+
+def test_dp_on_inferred_bounds_is_a_user_error_with_nothing_written(tmp_path):
+    """ACTG 175 as inferred: its bounds and levels come from the training records, which
+    DP must not use. Exit 2 before training, the columns named, no output folder."""
+    cfg = {"seed": 1, "data": {"source": "builtin:actg175", "target": "cens", "sensitive": ["race", "gender"],
+                               "columns": {k: v for k, v in DP_DATA["columns"].items() if k != "wtkg"}},
+           "generator": {"name": "btgan", "params": {"epochs": 1, "batch_size": 200, "dp_epsilon": 1.0,
+                                                     "progress": False}},
+           "gates": [], "output": {"dir": str(tmp_path / "out")}}
+    path = tmp_path / "dp.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(app, ["generate", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "Traceback" not in text and "numeric columns without both min and max: wtkg" in text
+    assert "categorical columns" not in text  # every other fact is declared
+    assert not (tmp_path / "out").exists()

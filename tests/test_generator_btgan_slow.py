@@ -94,7 +94,7 @@ def test_no_fairness_tax_where_the_outcome_does_not_depend_on_the_group():
 @pytest.mark.parametrize("epsilon", [1.0, 10.0])
 def test_dp_training_on_actg175_completes_within_the_target(epsilon, tmp_path):
     run = synth.generate({
-        "seed": 3, "data": {"source": "builtin:actg175", "target": "cens", "sensitive": ["race", "gender"]},
+        "seed": 3, "data": load_config(EXAMPLES / "btgan_dp.yaml").data.model_dump(exclude_unset=True),
         "generator": {"name": "btgan", "params": {"epochs": 30, "batch_size": 200, "dp_epsilon": epsilon,
                                                   "progress": False}},
         "audit": {"audits": ["membership"], "params": {"membership": {"attacks": ["distance", "domias"]}}},

@@ -19,6 +19,7 @@ from synth.generators.btgan.encoding import TableTransformer
 from synth.generators.btgan.groups import Subgroups, level_index
 from synth.generators.btgan.layout import RowLayout
 from synth.generators.btgan.params import BtGANParams
+from synth.generators.btgan.public_schema import check_public_schema
 from synth.generators.btgan.rejection import RejectionSampler
 from synth.generators.btgan.sampler import ConditionLayout, Conditions, ConditionTable, TrainingSampler
 from synth.generators.btgan.trainer import Networks, PlainRecordStep, Records, Trainer, TrainingLog, record_optimizer
@@ -120,6 +121,7 @@ class BtGANGenerator(Generator):
         n = len(frame)
         delta = None
         if p.dp:
+            check_public_schema(model_schema, frame)
             delta = p.dp_delta if p.dp_delta is not None else 1.0 / (10 * n)
             if delta >= 1.0 / n:
                 raise ConfigError(
@@ -264,8 +266,9 @@ class BtGANGenerator(Generator):
                        f"{plan.steps} DP-SGD steps at sampling rate {plan.sample_rate:.3g}, noise multiplier "
                        f"{plan.sgd:.3g}, clipping norm {p.dp_max_grad_norm:g}"
                        + (f"; subgroup counts with noise multiplier {plan.counts:.3g}" if plan.counts else "")
-                       + ". Public, outside the guarantee: the number of rows and the schema (kinds, levels, "
-                         "bounds; declare them in the config rather than inferring them from the records)."),
+                       + ". Public, outside the guarantee: the number of rows, the column kinds, and the bounds, "
+                         "levels and nullability declared in the config (required with DP; never read off the "
+                         "records)."),
             )
 
     def _calibrate_rejection(self, records: Records, codes: np.ndarray, rng: np.random.Generator) -> RejectionSampler:
@@ -465,7 +468,9 @@ def _discrete_spec(spec: ColumnSpec, *, role: str) -> ColumnSpec:
     if (spec.kind == ColumnKind.INTEGER and spec.minimum is not None and spec.maximum is not None
             and spec.maximum - spec.minimum + 1 <= MAX_INTEGER_LEVELS):
         levels = tuple(range(int(math.ceil(spec.minimum)), int(math.floor(spec.maximum)) + 1))
-        return replace(spec, kind=ColumnKind.CATEGORICAL, categories=levels)
+        # levels from declared bounds are declared too (see .public_schema)
+        public = {"categories"} if {"minimum", "maximum"} <= spec.declared else set()
+        return replace(spec, kind=ColumnKind.CATEGORICAL, categories=levels, declared=spec.declared | public)
     raise ConfigError(
         f"The {role} '{spec.name}' is {spec.kind.value}; btgan needs it discrete (categorical, boolean, or an integer "
         f"with at most {MAX_INTEGER_LEVELS} values). Declare it categorical in data.columns.{spec.name}.kind, or "
