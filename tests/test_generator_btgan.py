@@ -225,6 +225,29 @@ def test_fixed_modes_need_declared_bounds_and_use_no_statistic_of_the_records(tr
     assert a == b
 
 
+def test_fixed_mode_decoding_keeps_a_value_inside_its_bin(train):
+    """A DP bin encodes its values as alpha in [-0.5, 0.5]; a saturated generator output
+    (alpha +-1) must decode to the bin's edge, not half a bin beyond it, so edge bins do not
+    pile values onto the declared bounds. bmi over [0, 100] in 10 bins of width 10."""
+    from synth.generators.sdv_adapter import training_frame
+
+    schema = population_schema()
+    for c, hi in (("bmi", 100.0), ("sbp", 300.0), ("creatinine", 300.0)):
+        schema = _schema_with(schema, c, minimum=0.0, maximum=hi)
+    frame = training_frame(train, schema)
+    t = TableTransformer(schema, fixed_modes=True).fit(frame, np.random.default_rng(0))
+    encoded = t.transform(frame, np.random.default_rng(1))
+    spans = {s.role: s for s in t.block("bmi").spans}
+    assert np.abs(encoded[:, spans["alpha"].start]).max() <= 0.5 + 1e-6
+    rows = np.repeat(encoded[:1], 4, axis=0)
+    rows[:, spans["mode"].start : spans["mode"].end] = 0.0
+    for i, (mode, alpha) in enumerate(((0, -1.0), (9, 1.0), (3, 1.0), (3, -0.25))):
+        rows[i, spans["mode"].start + mode] = 1.0
+        rows[i, spans["alpha"].start] = alpha
+    bmi = t.inverse(rows)["bmi"].astype(float).tolist()
+    assert bmi == pytest.approx([0.0, 100.0, 40.0, 32.5])  # bin 3 is [30, 40]: its edge, and 35 - 0.25 * 10
+
+
 # -- the two mechanisms, known answers ------------------------------------------------------------
 
 

@@ -258,7 +258,11 @@ class TableTransformer:
                 continue
             j = index[block.column]
             mode = np.argmax(matrix[:, spans["mode"].start : spans["mode"].end], axis=1)
-            alpha = np.clip(matrix[:, spans["alpha"].start], -1.0, 1.0)
+            # A fixed-mode (DP) bin encodes its values as alpha in [-0.5, 0.5]; the generator's tanh
+            # reaches +-1, which would put a value half a bin outside its bin, and an edge bin's
+            # overshoot on the bound itself (on ACTG 175 at epsilon 10, 77-95 % of some columns).
+            reach = 0.5 if self.fixed_modes else 1.0
+            alpha = np.clip(matrix[:, spans["alpha"].start], -reach, reach)
             x = alpha * 4.0 * self.mixtures.stds[j, mode] + self.mixtures.means[j, mode]
             lo, hi = self.bounds[block.column]
             x = np.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
