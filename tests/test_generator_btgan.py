@@ -248,6 +248,30 @@ def test_fixed_mode_decoding_keeps_a_value_inside_its_bin(train):
     assert bmi == pytest.approx([0.0, 100.0, 40.0, 32.5])  # bin 3 is [30, 40]: its edge, and 35 - 0.25 * 10
 
 
+# -- devices --------------------------------------------------------------------------------------
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
+                                reason="no CUDA device on this machine (the test runs where there is one)")
+
+
+@needs_cuda
+def test_trains_samples_and_reloads_on_cuda(train, tmp_path):
+    gen = BtGANGenerator(seed=3, device="cuda", validation_fraction=0.2, validation_every=2, **TINY)
+    gen.fit(train, population_schema())
+    assert gen.provenance()["device"].startswith("cuda")
+    out = gen.sample(300)
+    assert list(out.columns) == population_schema().names and len(out) == 300
+    pd.testing.assert_frame_equal(out, gen.sample(300))  # seeded on the GPU too
+    gen.save(tmp_path / "g")
+    pd.testing.assert_frame_equal(BtGANGenerator.load(tmp_path / "g").sample(300), out)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")
+def test_asking_for_cuda_without_one_is_a_config_error(train):
+    with pytest.raises(ConfigError, match="device is 'cuda' but no CUDA device"):
+        BtGANGenerator(seed=0, device="cuda", **TINY).fit(train, population_schema())
+
+
 # -- the two mechanisms, known answers ------------------------------------------------------------
 
 

@@ -208,3 +208,12 @@ def test_an_integer_outcome_binned_from_declared_bounds_has_declared_levels():
     inferred = replace(spec, declared=frozenset())
     model_schema, _, _ = gen._resolve_roles(schema.replace_column(inferred), frame)
     assert "categories" not in model_schema.column("y").declared
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine (the test runs where there is one)")
+def test_dp_training_on_cuda_spends_at_most_the_target():
+    frame, schema = _table(300)
+    gen = BtGANGenerator(seed=0, dp_epsilon=2.0, device="cuda", **TINY).fit(frame, schema)
+    assert gen.provenance()["device"].startswith("cuda") and gen.privacy.epsilon <= 2.0
+    out = gen.sample(200)
+    assert list(out.columns) == schema.names and len(out) == 200
