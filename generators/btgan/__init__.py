@@ -55,7 +55,8 @@ calibrated into a density-ratio logit after training; packs are accepted as in A
 the critic and the classifier jointly (per-record gradients by ``torch.func``, clipped and
 noised by Opacus' ``DPOptimizer``), Poisson batches, ``pac = 1``, subgroup counts released
 with the Gaussian mechanism, both composed by Opacus' RDP accountant; fixed encoding modes
-from the schema's bounds, no density weights, no training-by-sampling, no fairness penalty
+from the schema's bounds and levels, which must be declared in the config (inferred ones are
+people's values, :mod:`.public_schema`), no density weights, no training-by-sampling, no fairness penalty
 on records, no early stopping and no rejection sampling (each would read records outside
 the accounting). ``generator.privacy`` states the epsilon actually spent.
 
