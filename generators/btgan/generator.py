@@ -166,6 +166,7 @@ class BtGANGenerator(Generator):
             weights = bucket_weights(scores, buckets, p.density_buckets, cap=p.weight_cap)
         plan = None
         accountant = None
+        missing_rates: list = []  # (generated 'missing' span, released missing share) with DP
         if p.dp:
             # Opacus is imported only here: it pulls in torch.distributed, seconds of import time.
             from opacus.accountants import RDPAccountant
@@ -174,17 +175,22 @@ class BtGANGenerator(Generator):
                 ACCOUNTANT,
                 PrivateRecordStep,
                 epsilon_spent,
-                noisy_counts,
                 plan_noise,
+                release_counts,
             )
 
             sample_rate = min(p.batch_size / len(train), 1.0)
             steps_per_epoch = int(1 / sample_rate)
+            nullable = [s for s in layout.generated_spans if s.role == "missing"]
             plan = plan_noise(p.dp_epsilon, delta, sample_rate, p.epochs * steps_per_epoch * p.discriminator_steps,
-                              release_counts=len(subgroups) > 1, group_budget=p.dp_group_budget)
+                              release_counts=len(subgroups) > 1 or bool(nullable), group_budget=p.dp_group_budget)
             accountant = RDPAccountant()
             if plan.counts is not None:
-                counts = noisy_counts(counts, plan.counts, noise)
+                released, rates = release_counts(counts if len(subgroups) > 1 else None,
+                                                 [int(train[s.column].isna().sum()) for s in nullable],
+                                                 plan.counts, noise)
+                counts = released if released is not None else counts  # one subgroup: its count is n, public
+                missing_rates = [(s, float(min(r / len(train), 1.0))) for s, r in zip(nullable, rates)]
                 accountant.history.append((plan.counts, 1.0, 1))
             table = ConditionTable.empty(len(subgroups))
         else:
@@ -242,7 +248,7 @@ class BtGANGenerator(Generator):
                                      patience=p.patience)
         trainer = Trainer(nets, p, records, draw_records=draw_records, record_step=record_step,
                           steps_per_epoch=steps_per_epoch, rng=rng, draw_generator_conditions=draw_generator_conditions,
-                          penalise_records=not p.dp)
+                          penalise_records=not p.dp, missing_rates=missing_rates)
         self.training_log = trainer.fit(stopping=stopping, progress=p.progress)
 
         if p.rejection_sampling:
@@ -265,7 +271,8 @@ class BtGANGenerator(Generator):
                 notes=(f"({spent:.3g}, {delta:.2g})-DP for adding or removing one training record: "
                        f"{plan.steps} DP-SGD steps at sampling rate {plan.sample_rate:.3g}, noise multiplier "
                        f"{plan.sgd:.3g}, clipping norm {p.dp_max_grad_norm:g}"
-                       + (f"; subgroup counts with noise multiplier {plan.counts:.3g}" if plan.counts else "")
+                       + (f"; subgroup and missing-value counts with noise multiplier {plan.counts:.3g}"
+                          if plan.counts else "")
                        + ". Public, outside the guarantee: the number of rows, the column kinds, and the bounds, "
                          "levels and nullability declared in the config (required with DP; never read off the "
                          "records)."),

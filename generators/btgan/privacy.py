@@ -2,10 +2,14 @@
 
 With ``dp_epsilon`` set, only two mechanisms ever read the training records:
 
-1. **the subgroup counts**, released once with the Gaussian mechanism (each record is in
-   one subgroup, so one record changes the count vector by 1 in L2 norm). The sampler
-   draws generated subgroups, the fairness penalty weights subgroups and sampling sets
-   output shares from these noisy counts only;
+1. **the subgroup counts and each nullable column's count of missing values**, released
+   once with the Gaussian mechanism (a record is in one subgroup and missing in at most
+   every nullable column, so it changes the joint vector by at most ``sqrt(1 + m)`` in L2
+   norm). The sampler draws generated subgroups, the fairness penalty weights subgroups
+   and sampling sets output shares from the noisy subgroup counts only; the noisy missing
+   shares anchor the generator's missing-value rates (:class:`~.trainer.Trainer`), which
+   an adversary as noisy as DP-SGD's lets collapse (at epsilon 1 on 200 ACTG 175 rows,
+   every generated ``cd496`` came out missing);
 2. **DP-SGD** (Opacus ``DPOptimizer``) on every network that reads records, the
    discriminator and the outcome classifier, *jointly*: a record's gradient through both
    networks is clipped to ``max_grad_norm`` as one vector, so each step is one sampled
@@ -95,6 +99,25 @@ def noisy_counts(counts: np.ndarray, sigma: float, generator: torch.Generator) -
     """``counts`` (G,) plus Gaussian noise of standard deviation ``sigma``, floored at 0.5 (post-processing)."""
     noise = torch.normal(0.0, sigma, size=(len(counts),), generator=generator, dtype=torch.float64).numpy()
     return np.maximum(np.asarray(counts, dtype=np.float64) + noise, 0.5)
+
+
+def release_counts(groups: np.ndarray | None, missing: list[int], multiplier: float,
+                   generator: torch.Generator) -> tuple[np.ndarray | None, np.ndarray]:
+    """One Gaussian release of the subgroup counts ``groups`` (G,) (None: not released) and of
+    each nullable column's count of missing values ``missing`` (m,).
+
+    A record sits in one subgroup and is missing in up to m columns, so adding or removing
+    it moves the joint vector by at most ``sqrt(1 + m)`` in L2 norm (``sqrt(m)`` without
+    groups): noise of that many times ``multiplier`` is one Gaussian mechanism with noise
+    multiplier ``multiplier``, the entry the accountant records. Returns the noisy
+    ``(groups, missing)``, each floored at 0.5.
+    """
+    parts = ([np.asarray(groups, dtype=np.float64)] if groups is not None else []) + [np.asarray(missing, np.float64)]
+    sensitivity = np.sqrt((1 if groups is not None else 0) + len(missing))
+    noisy = noisy_counts(np.concatenate(parts), multiplier * sensitivity, generator)
+    if groups is None:
+        return None, noisy
+    return noisy[: len(groups)], noisy[len(groups):]
 
 
 class PrivateRecordStep:

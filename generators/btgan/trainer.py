@@ -9,7 +9,8 @@ Per step:
    (DP-SGD with DP, :mod:`.privacy`);
 2. **generator**: generated rows labelled by the classifier (Gumbel-softmax of its logits,
    the classifier's weights held fixed) are scored by the critic; the generator minimises
-   ``-D(row)`` plus CTGAN's conditioning loss, and the classifier's *fair head* minimises
+   ``-D(row)`` plus CTGAN's conditioning loss (with DP, plus an anchor of each nullable
+   column's missing share to its DP-released value, :meth:`Trainer._missing_anchor`), and the classifier's *fair head* minimises
    the fairness penalty (:mod:`.fairness`), in steps ``fairness_weight`` times the size of its
    cross-entropy steps, on a separate batch of
    generated rows drawn like the output (subgroups at their shares, conditions by their
@@ -21,6 +22,7 @@ Per step:
 from __future__ import annotations
 
 import copy
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from torch.func import functional_call
 from torch.nn import functional as F
 
 from synth.generators.btgan.fairness import odds_gap, parity_gap, score_profile
+from synth.generators.btgan.encoding import Span
 from synth.generators.btgan.layout import RowLayout
 from synth.generators.btgan.losses import RecordBatch, record_losses
 from synth.generators.btgan.networks import GUMBEL_TAU, Discriminator, Generator, OutcomeClassifier, activate
@@ -146,8 +149,9 @@ class Trainer:
                  draw_records: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]],
                  record_step: RecordStep, steps_per_epoch: int, rng: np.random.Generator,
                  draw_generator_conditions: Callable[[int], Conditions],
-                 penalise_records: bool) -> None:
+                 penalise_records: bool, missing_rates: list[tuple[Span, float]] = ()) -> None:
         self.nets, self.params, self.records = nets, params, records
+        self.missing_rates = list(missing_rates)
         self.penalise_records = penalise_records
         self.draw_records, self.record_step = draw_records, record_step
         self.steps_per_epoch, self.rng = steps_per_epoch, rng
@@ -192,7 +196,7 @@ class Trainer:
             row, cond, raw, _ = nets.generate(conditions, hard=False, frozen_classifier=True)
             adversarial = -nets.discriminator(torch.cat([row, cond], dim=1)).mean()
             conditioning = self._conditioning_loss(raw, conditions.column, conditions.level)
-            loss = adversarial + conditioning
+            loss = adversarial + conditioning + self._missing_anchor(raw)
             penalty = torch.zeros((), device=nets.device)
             if p.fairness_weight > 0:
                 penalty = self._fairness_penalty(p.batch_size)
@@ -217,6 +221,21 @@ class Trainer:
                 target = torch.as_tensor(level[at], device=raw.device)
                 total = total + F.cross_entropy(raw[idx, span.start : span.end], target, reduction="sum")
         return total / max(len(column), 1)
+
+    def _missing_anchor(self, raw: torch.Tensor) -> torch.Tensor:
+        """With DP: sum over nullable columns of KL(r || p), ``r`` the released missing share and
+        ``p`` the batch's mean missing probability (softmax of the generator's logits, the
+        expected value of its Gumbel-softmax draw).
+
+        The KL's gradient does not vanish when ``p`` has collapsed to 0 or 1, where a squared
+        error's would. It reads only the DP release, so it is post-processing.
+        """
+        total = raw.sum() * 0.0
+        for span, rate in self.missing_rates:
+            p = torch.softmax(raw[:, span.start : span.end], dim=1)[:, 1].mean().clamp(1e-6, 1 - 1e-6)
+            r = min(max(rate, 1e-6), 1 - 1e-6)
+            total = total + r * math.log(r) + (1 - r) * math.log(1 - r) - r * torch.log(p) - (1 - r) * torch.log1p(-p)
+        return total
 
     def _fairness_penalty(self, b: int) -> torch.Tensor:
         """The fair head's penalty on generated rows drawn like the output and, unless
