@@ -193,6 +193,11 @@ def test_dp_refuses_facts_read_off_the_records_before_training(monkeypatch):
     declared = declared.replace_column(schema.column("lab")).replace_column(schema.column("sex"))
     with pytest.raises(AssertionError, match="training started"):
         BtGANGenerator(seed=0, dp_epsilon=1.0, **TINY).fit(frame, declared)
+    # "nullable: false" over missing values is no declaration of them: the encoding would
+    # otherwise learn from the records that some value is missing.
+    denied = declared.replace_column(replace(declared.column("age"), nullable=False))
+    with pytest.raises(ConfigError, match="columns with missing values not declared nullable: age"):
+        BtGANGenerator(seed=0, dp_epsilon=1.0, **TINY).fit(frame, denied)
     # Without DP nothing needs declaring: the encoding is not claimed private.
     with pytest.raises(AssertionError, match="training started"):
         BtGANGenerator(seed=0, **TINY).fit(frame, inferred)
@@ -208,6 +213,11 @@ def test_an_integer_outcome_binned_from_declared_bounds_has_declared_levels():
     inferred = replace(spec, declared=frozenset())
     model_schema, _, _ = gen._resolve_roles(schema.replace_column(inferred), frame)
     assert "categories" not in model_schema.column("y").declared
+    # Levels declared on an integer column are kept as declared, not rebuilt from the
+    # (inferred) range, whose ends are people's values.
+    levels = replace(spec, minimum=0, maximum=1, categories=tuple(range(16)), declared=frozenset({"categories"}))
+    model_schema, _, _ = gen._resolve_roles(schema.replace_column(levels), frame)
+    assert model_schema.column("y").categories == tuple(range(16)) and "categories" in model_schema.column("y").declared
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine (the test runs where there is one)")

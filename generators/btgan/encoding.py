@@ -92,7 +92,9 @@ class TableTransformer:
         self.numeric = [c.name for c in self.schema.columns if c.is_numeric]
         for spec in self.schema.columns:
             col = frame[spec.name]
-            self.nullable[spec.name] = bool(spec.nullable or col.isna().any())
+            # With fixed modes (DP) whether a column can be missing is the schema's word only:
+            # "some record is missing here" is a fact of the records (see .public_schema).
+            self.nullable[spec.name] = bool(spec.nullable or (not self.fixed_modes and col.isna().any()))
             if spec.is_numeric:
                 self.bounds[spec.name] = (spec.minimum, spec.maximum)
             elif spec.is_discrete:

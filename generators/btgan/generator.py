@@ -472,12 +472,15 @@ def _discrete_spec(spec: ColumnSpec, *, role: str) -> ColumnSpec:
     """``spec`` as a discrete column: categorical/boolean as is, a small-range integer as categorical."""
     if spec.is_discrete:
         return spec
+    if spec.kind == ColumnKind.INTEGER and spec.categories is not None:  # levels declared on an integer column
+        return replace(spec, kind=ColumnKind.CATEGORICAL)
     if (spec.kind == ColumnKind.INTEGER and spec.minimum is not None and spec.maximum is not None
             and spec.maximum - spec.minimum + 1 <= MAX_INTEGER_LEVELS):
         levels = tuple(range(int(math.ceil(spec.minimum)), int(math.floor(spec.maximum)) + 1))
-        # levels from declared bounds are declared too (see .public_schema)
+        # levels from declared bounds are declared too, from inferred ones not (see .public_schema)
         public = {"categories"} if {"minimum", "maximum"} <= spec.declared else set()
-        return replace(spec, kind=ColumnKind.CATEGORICAL, categories=levels, declared=spec.declared | public)
+        return replace(spec, kind=ColumnKind.CATEGORICAL, categories=levels,
+                       declared=(spec.declared - {"categories"}) | public)
     raise ConfigError(
         f"The {role} '{spec.name}' is {spec.kind.value}; btgan needs it discrete (categorical, boolean, or an integer "
         f"with at most {MAX_INTEGER_LEVELS} values). Declare it categorical in data.columns.{spec.name}.kind, or "

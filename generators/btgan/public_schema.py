@@ -33,12 +33,14 @@ def check_public_schema(schema: Schema, frame: pd.DataFrame) -> None:
     read only for whether a column has missing values. The message names the columns and
     config keys, never a value from the records.
     """
-    bounds = [c.name for c in schema.columns
-              if c.is_numeric and not {"minimum", "maximum"} <= c.declared]
+    bounds = [c.name for c in schema.columns if c.is_numeric and not (
+        {"minimum", "maximum"} <= c.declared and c.minimum is not None and c.maximum is not None)]
     levels = [c.name for c in schema.columns
-              if c.kind == ColumnKind.CATEGORICAL and "categories" not in c.declared]
-    missing = [c.name for c in schema.columns
-               if "nullable" not in c.declared and c.name in frame and bool(frame[c.name].isna().any())]
+              if c.kind == ColumnKind.CATEGORICAL and ("categories" not in c.declared or c.categories is None)]
+    # declared nullable *and* true: "nullable: false" over missing values would leave the
+    # encoding to find them in the records
+    missing = [c.name for c in schema.columns if not (c.nullable and "nullable" in c.declared)
+               and c.name in frame and bool(frame[c.name].isna().any())]
     if not (bounds or levels or missing):
         return
     lines, example = [], []
