@@ -99,7 +99,8 @@ def run_one(variant: str, generator: str, params: dict, seed: int, audits: list[
         run = synth.generate(cfg, data=frame)
         seconds = time.perf_counter() - started
         metrics = {name: m.value for name, m in run.result.metrics().items()}
-        train = prepare(DataConfig(**(data or DATA)), seed=seed, frame=frame).train
+        prep = prepare(DataConfig(**(data or DATA)), seed=seed, frame=frame)
+        train = prep.train
         row = {"variant": variant, "seed": seed, "seconds_total": seconds,
                "fit_seconds": run.manifest["timings_s"].get("fit"),
                "smallest_subgroup_share_error": _smallest_subgroup_error(train, run.synthetic),
@@ -113,23 +114,20 @@ def run_one(variant: str, generator: str, params: dict, seed: int, audits: list[
         row.update({k: metrics.get(k) for k in HEADLINES if k in metrics})
         row.update(_flagged_shares(run.result))
         if "fairness" in audits:
-            row.update(_prevalence_parity(run, data or DATA, seed, frame, audit_params))
+            row.update(_prevalence_parity(run, prep, data or DATA, seed, audit_params))
         return row
 
 
-def _prevalence_parity(run, data: dict, seed: int, frame: pd.DataFrame | None, audit_params: dict) -> dict:
+def _prevalence_parity(run, prep, data: dict, seed: int, audit_params: dict) -> dict:
     """``dp_diff`` of the same two downstream models with each flagging the positive share of
     its own training data (the fairness audit's ``threshold: prevalence``), on the same
-    rows: at threshold 0.5 a model that flags few holdout rows shows small parity gaps
-    whatever it learned, so compare the generators at equal flag rates too."""
+    rows (``prep``: the run's split): at threshold 0.5 a model that flags few holdout rows
+    shows small parity gaps whatever it learned, so compare the generators at equal flag
+    rates too."""
     import synth
-    from synth.config.model import DataConfig
-    from synth.prepare import prepare
 
-    prep = prepare(DataConfig(**data), seed=seed, frame=frame)
     params = {**audit_params.get("fairness", {}), "threshold": "prevalence"}
-    cfg = {"seed": seed, "data": {k: v for k, v in data.items() if k != "split"} | {"source": "builtin:actg175"},
-           "audit": {"audits": ["fairness"], "params": {"fairness": params}}, "gates": []}
+    cfg = {"seed": seed, "data": data, "audit": {"audits": ["fairness"], "params": {"fairness": params}}, "gates": []}
     result = synth.audit(real=prep.train, synthetic=run.synthetic, holdout=prep.holdout, config=cfg)
     metrics = result.metrics()
     return {f"{name}_prevalence": metrics[name].value for name in ("fairness.dp_diff_synthetic", "fairness.dp_diff_real")

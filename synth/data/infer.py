@@ -391,9 +391,8 @@ def _apply_override(spec: ColumnSpec, override: Mapping[str, Any], source: str) 
             changes[field] = _bound(spec, key, override[key], source)
     if "categories" in override:
         changes["categories"] = tuple(override["categories"])
-    declared = {"min": "minimum", "max": "maximum"}
-    changes["declared"] = spec.declared | {declared.get(k, k) for k in override
-                                           if k in ("nullable", "min", "max", "categories")}
+    # every fact set here is the config's word, not the rows' (see ColumnSpec.declared)
+    changes["declared"] = spec.declared | (changes.keys() & {"nullable", "minimum", "maximum", "categories"})
     return replace(spec, **changes)
 
 
